@@ -1,0 +1,6 @@
+/**
+ * wasm-bpf for Deno: run eBPF applications whose user-space half is
+ * WebAssembly, inside Deno.
+ *
+ * @module
+ */

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The main job: set up this machine, build the bootstrap example (C guest +
+# BPF object) from source, and run it on the Deno runtime. It traces every
+# exec and exit on the system until Ctrl-C, or for SECONDS when given.
+#
+#   scripts/main.sh [SECONDS]
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+"$DENO" run --allow-read --allow-write --allow-run --allow-env scripts/build.ts examples/bootstrap
+cmd=("$DENO" run --allow-ffi --allow-read --allow-env mod.ts build/examples/bootstrap/bootstrap.wasm)
+if [ $# -gt 0 ]; then
+  # run for a duration: SIGINT after SECONDS, which the runtime turns into a clean exit
+  exec timeout --preserve-status -s INT "$1" "${cmd[@]}"
+fi
+exec "${cmd[@]}"

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Installs, idempotently, everything this project needs on a fresh Debian 12
+# machine: Debian packages (libbpf, clang/lld for BPF and wasm32-wasi, bpftool,
+# wabt), Deno (pinned, from npm) when no deno is on PATH, and the tracefs/bpffs
+# mounts. Prints the path of the deno binary it settled on as its last line.
+#
+#   scripts/setup.sh            # everything
+#   scripts/setup.sh --no-apt   # skip Debian packages (already installed)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DENO_VERSION=2.9.6
+TOOLS="$ROOT/build/tools"
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+need_root() {
+  if [ "$(id -u)" != 0 ]; then
+    log "must run as root (installs packages, mounts tracefs/bpffs, loads BPF programs)"
+    exit 1
+  fi
+}
+
+APT_PACKAGES=(
+  libbpf1 libbpf-dev bpftool libelf-dev zlib1g-dev
+  clang llvm lld wasi-libc libclang-rt-dev-wasm32 wabt
+  gcc libc6-dev make iproute2 iputils-ping procps
+)
+
+install_apt() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    log "Debian packages present"
+    return
+  fi
+  log "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
+install_deno() {
+  if [ -n "${DENO:-}" ] && [ -x "$DENO" ]; then
+    echo "$DENO"
+    return
+  fi
+  if command -v deno >/dev/null 2>&1; then
+    command -v deno
+    return
+  fi
+  local bin="$TOOLS/node_modules/.bin/deno"
+  if [ -x "$bin" ] && "$bin" --version 2>/dev/null | grep -q "deno $DENO_VERSION"; then
+    echo "$bin"
+    return
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
+    log "npm is needed to fetch Deno: apt-get install npm"
+    exit 1
+  fi
+  log "installing deno@$DENO_VERSION from npm into $TOOLS"
+  mkdir -p "$TOOLS"
+  npm install --silent --no-audit --no-fund --prefix "$TOOLS" "deno@$DENO_VERSION" >&2
+  "$bin" --version >&2
+  echo "$bin"
+}
+
+mount_fs() {
+  if ! mountpoint -q /sys/kernel/tracing; then
+    mount -t tracefs tracefs /sys/kernel/tracing && log "mounted tracefs"
+  fi
+  if ! mountpoint -q /sys/fs/bpf; then
+    mount -t bpf bpf /sys/fs/bpf && log "mounted bpffs"
+  fi
+}
+
+main() {
+  local apt=1
+  for a in "$@"; do
+    case "$a" in
+      --no-apt) apt=0 ;;
+      -h | --help)
+        sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+        exit 0
+        ;;
+      *)
+        log "unknown option: $a (try --help)"
+        exit 2
+        ;;
+    esac
+  done
+  need_root
+  [ $apt = 1 ] && install_apt
+  mount_fs
+  install_deno
+}
+
+main "$@"
