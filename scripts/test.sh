@@ -21,7 +21,7 @@ fi
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-"$DENO" test --allow-all --parallel "$@" 2>&1 | tee "$log"
+"$DENO" test --allow-all "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 
 # Deno's summary: "ok | 12 passed (3 steps) | 0 failed | 1 ignored (2s)"
