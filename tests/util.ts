@@ -3,8 +3,9 @@
  * rule, running the CLI as a real process, and checking that no BPF program,
  * map or link outlives a test.
  *
- * Tests run one file at a time (no --parallel), so a global before/after
- * snapshot of the kernel's BPF objects is meaningful.
+ * Tests run one file at a time (no --parallel). Leak checks compare global
+ * snapshots of the kernel's BPF objects, excusing those that only processes
+ * outside the test's own process tree hold (other work on the machine).
  *
  * @module
  */
@@ -67,23 +68,121 @@ export function bpfNewSince(before: BpfSnapshot): BpfSnapshot {
   };
 }
 
+interface Holders {
+  /** "prog:5" -> pids holding an fd to it */
+  byId: Map<string, Set<number>>;
+}
+
+function scanHolders(): Holders {
+  const byId = new Map<string, Set<number>>();
+  for (const p of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(p.name)) continue;
+    const pid = Number(p.name);
+    let fds: Deno.DirEntry[];
+    try {
+      fds = [...Deno.readDirSync(`/proc/${pid}/fdinfo`)];
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      let info: string;
+      try {
+        info = Deno.readTextFileSync(`/proc/${pid}/fdinfo/${fd.name}`);
+      } catch {
+        continue;
+      }
+      const m = info.match(/^(prog|map|link)_id:\s*(\d+)/m);
+      if (!m) continue;
+      const key = `${m[1]}:${m[2]}`;
+      if (!byId.has(key)) byId.set(key, new Set());
+      byId.get(key)!.add(pid);
+    }
+  }
+  return { byId };
+}
+
+function parentOf(pid: number): number {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return 0;
+  }
+}
+
+/** Is `pid` this process or one of its descendants? */
+function isOurs(pid: number): boolean {
+  for (let p = pid, i = 0; p > 1 && i < 64; p = parentOf(p), i++) {
+    if (p === Deno.pid) return true;
+  }
+  return false;
+}
+
+function bpftoolJson<T>(args: string[]): T[] {
+  const out = new Deno.Command("bpftool", {
+    args: [...args, "-j"],
+    stdout: "piped",
+    stderr: "null",
+  }).outputSync();
+  const text = new TextDecoder().decode(out.stdout).trim();
+  return out.success && text ? JSON.parse(text) as T[] : [];
+}
+
 /**
- * Asserts that every BPF program, map and link created since `before` is
- * gone. The kernel frees them asynchronously after the last reference
- * drops, so this retries for up to `waitMs`.
+ * The BPF objects created since `before` that this test process is to blame
+ * for. Objects held (through fds, or through a link or program that is held)
+ * only by processes outside this test's process tree belong to somebody else
+ * running at the same time, and are not counted.
+ */
+export function bpfLeaksSince(before: BpfSnapshot): BpfSnapshot {
+  const fresh = bpfNewSince(before);
+  if (fresh.progs.size + fresh.maps.size + fresh.links.size === 0) {
+    return fresh;
+  }
+  const { byId } = scanHolders();
+  const foreign = new Set<string>();
+  for (const [key, pids] of byId) {
+    if (![...pids].some(isOurs)) foreign.add(key);
+  }
+  // a foreign link keeps its program; a foreign program keeps its maps
+  for (
+    const l of bpftoolJson<{ id: number; prog_id: number }>(["link", "show"])
+  ) {
+    if (foreign.has(`link:${l.id}`)) foreign.add(`prog:${l.prog_id}`);
+  }
+  for (
+    const p of bpftoolJson<{ id: number; map_ids?: number[] }>(["prog", "show"])
+  ) {
+    if (foreign.has(`prog:${p.id}`)) {
+      for (const m of p.map_ids ?? []) foreign.add(`map:${m}`);
+    }
+  }
+  const keep = (kind: string, ids: Set<number>) =>
+    new Set([...ids].filter((id) => !foreign.has(`${kind}:${id}`)));
+  return {
+    progs: keep("prog", fresh.progs),
+    maps: keep("map", fresh.maps),
+    links: keep("link", fresh.links),
+  };
+}
+
+/**
+ * Asserts that every BPF program, map and link this test created since
+ * `before` is gone. The kernel frees them asynchronously after the last
+ * reference drops, so this retries for up to `waitMs`.
  */
 export async function assertNoBpfLeaks(
   before: BpfSnapshot,
   waitMs = 2000,
 ): Promise<void> {
   const deadline = Date.now() + waitMs;
-  let left = bpfNewSince(before);
+  let left = bpfLeaksSince(before);
   while (
     left.progs.size + left.maps.size + left.links.size > 0 &&
     Date.now() < deadline
   ) {
     await new Promise((r) => setTimeout(r, 50));
-    left = bpfNewSince(before);
+    left = bpfLeaksSince(before);
   }
   assert(
     left.progs.size + left.maps.size + left.links.size === 0,
