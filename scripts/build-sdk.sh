@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Builds the guests of the SDKs beyond C into build/ (scripts/build.ts builds
+# the C ones). Toolchains come from scripts/setup-sdk.sh.
+#
+#   scripts/build-sdk.sh [rust] [go] [as] [wat]   # default: all four
+#
+#   rust  build/wasm-sdk/rust/libwasm_bpf.rlib
+#         build/examples/rust-bootstrap/rust-bootstrap.wasm
+#         build/wasm-sdk/rust/tests/errors.wasm
+#   go    build/examples/go-execve/go-execve.wasm
+#         build/examples/go-lsm/go-lsm.wasm
+#         build/wasm-sdk/go/tests/errors.wasm
+#   as    build/examples/as-bootstrap/as-bootstrap.wasm
+#         build/wasm-sdk/assemblyscript/tests/errors.wasm
+#   wat   build/tests/guests/tinygo-wat/guest.wasm
+#
+# A part whose toolchain is missing is skipped with a message and exit
+# status 3 (other failures: 1). Prints each file it produced.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+B="$ROOT/build"
+RUSTC=${RUSTC_WASM:-/usr/bin/rustc}
+GO=${GO_WASM:-/usr/lib/go-1.23/bin/go}
+ASC="$B/tools/node_modules/.bin/asc"
+status=0
+
+log() { printf 'build-sdk: %s\n' "$*" >&2; }
+skip() {
+  log "skipping $1: $2 (run scripts/setup-sdk.sh)"
+  [ $status = 0 ] && status=3
+  return 0
+}
+
+vmlinux_dir() {
+  local dir
+  dir="$B/vmlinux/$(uname -r)"
+  if [ ! -s "$dir/vmlinux.h" ]; then
+    mkdir -p "$dir"
+    bpftool btf dump file /sys/kernel/btf/vmlinux format c >"$dir/vmlinux.h.tmp"
+    mv "$dir/vmlinux.h.tmp" "$dir/vmlinux.h"
+  fi
+  echo "$dir"
+}
+
+# bpf_obj SRC.bpf.c OUTDIR: compiles a BPF object (CO-RE) to OUTDIR/NAME.bpf.o
+bpf_obj() {
+  local src=$1 out=$2 name
+  name=$(basename "$src" .c)
+  mkdir -p "$out"
+  clang -O2 -g -target bpf -D__TARGET_ARCH_x86 -I "$(vmlinux_dir)" \
+    -I "$(dirname "$src")" -c "$src" -o "$out/$name.o"
+  echo "$out/$name.o"
+}
+
+build_rust() {
+  if [ ! -x "$RUSTC" ] || [ ! -d /usr/lib/rustlib/wasm32-wasi ]; then
+    skip rust "no $RUSTC with the wasm32-wasi std (apt-get install rustc libstd-rust-dev-wasm32)"
+    return
+  fi
+  local sdk="$B/wasm-sdk/rust" ex="$B/examples/rust-bootstrap"
+  mkdir -p "$sdk/tests" "$ex"
+  local flags=(--edition 2021 --target wasm32-wasi -O -C strip=debuginfo -C link-arg=--export-table)
+  "$RUSTC" --edition 2021 --target wasm32-wasi -O --crate-type rlib \
+    --crate-name wasm_bpf "$ROOT/wasm-sdk/rust/src/lib.rs" --out-dir "$sdk"
+  echo "$sdk/libwasm_bpf.rlib"
+
+  local obj
+  obj=$(bpf_obj "$ROOT/examples/rust-bootstrap/rust-bootstrap.bpf.c" "$ex")
+  echo "$obj"
+  RUST_BOOTSTRAP_BPF_O="$obj" "$RUSTC" "${flags[@]}" --crate-name rust_bootstrap \
+    --extern wasm_bpf="$sdk/libwasm_bpf.rlib" -L "$sdk" \
+    "$ROOT/examples/rust-bootstrap/main.rs" -o "$ex/rust-bootstrap.wasm"
+  echo "$ex/rust-bootstrap.wasm"
+
+  obj=$(bpf_obj "$ROOT/wasm-sdk/rust/tests/errors.bpf.c" "$sdk/tests")
+  echo "$obj"
+  ERRORS_BPF_O="$obj" "$RUSTC" "${flags[@]}" --crate-name errors \
+    --extern wasm_bpf="$sdk/libwasm_bpf.rlib" -L "$sdk" \
+    "$ROOT/wasm-sdk/rust/tests/errors.rs" -o "$sdk/tests/errors.wasm"
+  echo "$sdk/tests/errors.wasm"
+}
+
+build_go() {
+  if [ ! -x "$GO" ]; then
+    skip go "no $GO (apt-get install -t bookworm-backports golang-1.23-go)"
+    return
+  fi
+  local out
+  export GOOS=wasip1 GOARCH=wasm GOFLAGS=-mod=mod GOTOOLCHAIN=local GOPROXY=off
+  export GOCACHE="$B/go-cache" GOPATH="$B/go-path"
+  for ex in go-execve go-lsm; do
+    out="$B/examples/$ex"
+    mkdir -p "$out"
+    bpf_obj "$ROOT/examples/$ex/$ex.bpf.c" "$ROOT/examples/$ex/bpfobj" >/dev/null
+    (cd "$ROOT/examples/$ex" && "$GO" build -trimpath -o "$out/$ex.wasm" .)
+    echo "$out/$ex.wasm"
+  done
+  out="$B/wasm-sdk/go/tests"
+  mkdir -p "$out"
+  bpf_obj "$ROOT/wasm-sdk/go/tests/errors.bpf.c" "$ROOT/wasm-sdk/go/tests/bpfobj" >/dev/null
+  (cd "$ROOT/wasm-sdk/go/tests" && "$GO" build -trimpath -o "$out/errors.wasm" .)
+  echo "$out/errors.wasm"
+}
+
+build_as() {
+  if [ ! -x "$ASC" ]; then
+    skip as "no $ASC (npm assemblyscript in build/tools)"
+    return
+  fi
+  if ! command -v node >/dev/null 2>&1; then
+    skip as "no node to run asc"
+    return
+  fi
+  local out="$B/examples/as-bootstrap" obj
+  mkdir -p "$out"
+  obj=$(bpf_obj "$ROOT/examples/as-bootstrap/as-bootstrap.bpf.c" "$out")
+  echo "$obj"
+  "$ASC" "$ROOT/examples/as-bootstrap/main.ts" --config "$ROOT/wasm-sdk/assemblyscript/asconfig.json" \
+    --target release --bindings raw -o "$out/as-bootstrap.wasm" >/dev/null
+  echo "$out/as-bootstrap.wasm"
+}
+
+build_wat() {
+  if ! command -v wat2wasm >/dev/null 2>&1; then
+    skip wat "no wat2wasm (apt-get install wabt)"
+    return
+  fi
+  local out="$B/tests/guests/tinygo-wat" obj
+  obj=$(bpf_obj "$ROOT/tests/guests/tinygo-wat/probe.bpf.c" "$out")
+  echo "$obj"
+  deno_or_python_embed "$obj" "$ROOT/tests/guests/tinygo-wat/guest.wat" "$out/guest.gen.wat"
+  wat2wasm "$out/guest.gen.wat" -o "$out/guest.wasm"
+  echo "$out/guest.wasm"
+}
+
+# Substitutes @BPF_OBJECT@ (bytes as a WAT string) and @BPF_OBJECT_LEN@.
+deno_or_python_embed() {
+  local obj=$1 src=$2 dst=$3 len esc
+  len=$(stat -c %s "$obj")
+  esc=$(od -An -v -tx1 "$obj" | tr -d ' \n' | sed 's/../\\&/g')
+  awk -v esc="$esc" -v len="$len" '{ gsub(/@BPF_OBJECT_LEN@/, len); gsub(/@BPF_OBJECT@/, esc); print }' "$src" >"$dst"
+}
+
+parts=("$@")
+[ ${#parts[@]} -eq 0 ] && parts=(rust go as wat)
+for p in "${parts[@]}"; do
+  case "$p" in
+    rust) build_rust ;;
+    go) build_go ;;
+    as) build_as ;;
+    wat) build_wat ;;
+    -h | --help)
+      sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+      exit 0
+      ;;
+    *)
+      log "unknown part '$p' (rust, go, as, wat)"
+      exit 2
+      ;;
+  esac
+done
+exit $status
