@@ -129,17 +129,25 @@ build_wat() {
   local out="$B/tests/guests/tinygo-wat" obj
   obj=$(bpf_obj "$ROOT/tests/guests/tinygo-wat/probe.bpf.c" "$out")
   echo "$obj"
-  deno_or_python_embed "$obj" "$ROOT/tests/guests/tinygo-wat/guest.wat" "$out/guest.gen.wat"
+  embed_object "$obj" "$ROOT/tests/guests/tinygo-wat/guest.wat" "$out/guest.gen.wat"
   wat2wasm "$out/guest.gen.wat" -o "$out/guest.wasm"
   echo "$out/guest.wasm"
 }
 
-# Substitutes @BPF_OBJECT@ (bytes as a WAT string) and @BPF_OBJECT_LEN@.
-deno_or_python_embed() {
-  local obj=$1 src=$2 dst=$3 len esc
-  len=$(stat -c %s "$obj")
-  esc=$(od -An -v -tx1 "$obj" | tr -d ' \n' | sed 's/../\\&/g')
-  awk -v esc="$esc" -v len="$len" '{ gsub(/@BPF_OBJECT_LEN@/, len); gsub(/@BPF_OBJECT@/, esc); print }' "$src" >"$dst"
+# Replaces the line holding @BPF_OBJECT_DATA@ with a data segment holding
+# the object at 16384 and the globals $obj_ptr and $obj_len.
+embed_object() {
+  local obj=$1 src=$2 dst=$3 data
+  data="$dst.data"
+  {
+    printf '  (global $obj_ptr i32 (i32.const 16384))\n'
+    printf '  (global $obj_len i32 (i32.const %s))\n' "$(stat -c %s "$obj")"
+    printf '  (data (i32.const 16384) "'
+    od -An -v -tx1 "$obj" | tr -d ' \n' | sed 's/../\\&/g'
+    printf '")\n'
+  } >"$data"
+  sed -e "/@BPF_OBJECT_DATA@/{r $data" -e 'd}' "$src" >"$dst"
+  rm -f "$data"
 }
 
 parts=("$@")
