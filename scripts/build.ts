@@ -6,16 +6,28 @@
  * For each DIR (e.g. `examples/bootstrap`), into `build/DIR/`:
  *  - `vmlinux.h` from the running kernel's BTF (cached in build/vmlinux/),
  *  - every `NAME.bpf.c` → `NAME.bpf.o` (clang -target bpf, CO-RE) →
- *    `NAME.skel.h` (the skeleton, embedding the object),
+ *    `NAME.skel.h` (the skeleton, embedding the object) and `NAME.wasm.h`
+ *    (its types with wasm32-safe layouts: every type `gen types` picks by
+ *    default, i.e. map keys/values and global variables' types),
  *  - every other `NAME.c` → `NAME.wasm` (clang --target=wasm32-wasi).
  *
  * @module
  */
 import { parseArgs } from "node:util";
+import { GenError } from "../wasm-sdk/gen/elf.ts";
 import { generateSkeleton, skeletonName } from "../wasm-sdk/gen/skeleton.ts";
+import { generateTypes } from "../wasm-sdk/gen/types.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const SDK_C = `${ROOT}/wasm-sdk/c`;
+const GEN = `${ROOT}/wasm-sdk/gen`;
+const GEN_SOURCES = [
+  "elf.ts",
+  "btf.ts",
+  "ctypes.ts",
+  "skeleton.ts",
+  "types.ts",
+].map((f) => `${GEN}/${f}`);
 
 class BuildError extends Error {}
 
@@ -147,14 +159,30 @@ export async function buildDir(srcDir: string): Promise<string[]> {
           obj,
         ], `compiling ${rel}/${src}`);
       }
-      if (!fresh(skel, [obj, `${ROOT}/wasm-sdk/gen/skeleton.ts`])) {
-        const bytes = Deno.readFileSync(obj);
-        Deno.writeTextFileSync(
-          skel,
-          generateSkeleton(skeletonName(obj), bytes),
-        );
+      const types = `${outDir}/${base.replace(/\.bpf$/, "")}.wasm.h`;
+      for (
+        const [out, gen] of [
+          [
+            skel,
+            (b: Uint8Array) => generateSkeleton(skeletonName(obj), b, obj),
+          ],
+          [types, (b: Uint8Array) => generateTypes(b, { file: obj })],
+        ] as const
+      ) {
+        if (fresh(out, [obj, ...GEN_SOURCES])) continue;
+        let text: string;
+        try {
+          text = gen(Deno.readFileSync(obj));
+        } catch (e) {
+          if (e instanceof GenError) {
+            throw new BuildError(`generating ${out}: ${e.message}`);
+          }
+          throw e;
+        }
+        Deno.writeTextFileSync(`${out}.tmp`, text);
+        Deno.renameSync(`${out}.tmp`, out);
       }
-      produced.push(obj, skel);
+      produced.push(obj, skel, types);
     }
   }
 
@@ -167,7 +195,9 @@ export async function buildDir(srcDir: string): Promise<string[]> {
         "wasi-libc not found (/usr/lib/wasm32-wasi/libc.a): apt-get install wasi-libc libclang-rt-dev-wasm32 lld",
       );
     }
-    const skels = produced.filter((p) => p.endsWith(".skel.h"));
+    const skels = produced.filter((p) =>
+      p.endsWith(".skel.h") || p.endsWith(".wasm.h")
+    );
     for (const src of guestSources) {
       const wasm = `${outDir}/${src.slice(0, -".c".length)}.wasm`;
       if (
@@ -214,7 +244,7 @@ if (import.meta.main) {
   });
   if (values.help || positionals.length === 0) {
     console.log(
-      "usage: deno run -A scripts/build.ts [-v] DIR...\n\nBuilds NAME.bpf.c → NAME.bpf.o + NAME.skel.h and NAME.c → NAME.wasm into build/DIR/.",
+      "usage: deno run -A scripts/build.ts [-v] DIR...\n\nBuilds NAME.bpf.c → NAME.bpf.o + NAME.skel.h + NAME.wasm.h and NAME.c → NAME.wasm into build/DIR/.",
     );
     Deno.exit(values.help ? 0 : 2);
   }
