@@ -92,7 +92,10 @@ build_go() {
   for ex in go-execve go-lsm; do
     out="$B/examples/$ex"
     mkdir -p "$out"
-    bpf_obj "$ROOT/examples/$ex/$ex.bpf.c" "$ROOT/examples/$ex/bpfobj" >/dev/null
+    # go:embed needs the objects inside the package: bpfobj/ (git-ignored)
+    for src in "$ROOT/examples/$ex"/*.bpf.c; do
+      bpf_obj "$src" "$ROOT/examples/$ex/bpfobj" >/dev/null
+    done
     (cd "$ROOT/examples/$ex" && "$GO" build -trimpath -o "$out/$ex.wasm" .)
     echo "$out/$ex.wasm"
   done

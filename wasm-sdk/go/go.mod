@@ -1,0 +1,3 @@
+module wasmbpf.local/sdk
+
+go 1.23
