@@ -295,9 +295,11 @@ export class CTypes {
         return { pre: "long double", post: "" };
       case Kind.ENUM:
       case Kind.ENUM64:
-        if (t.size === 4 && t.name && !this.inlineNamed) {
+        if (t.name && !this.inlineNamed) {
+          // the definition comes along for its constants; a member of an
+          // enum that is not 4 bytes (packed, enum64) is a sized integer
           this.deps.add(t.id);
-          return { pre: `enum ${t.name}`, post: "" };
+          if (t.size === 4) return { pre: `enum ${t.name}`, post: "" };
         }
         return { pre: this.intName(t.size, this.enumSigned(t)), post: "" };
       case Kind.ARRAY: {

@@ -26,7 +26,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-int main(int argc, char **argv)
+int main(void)
 {
 	struct gen_basic_bpf *skel = gen_basic_bpf__open();
 	struct gen_basic_bpf__rodata ro;
