@@ -50,6 +50,13 @@ static int handle_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* The host answers Ctrl-C by making the poll return -EINTR once. ABI.md
+ * numbers errors as Linux does (EINTR 4); wasi-libc's EINTR is 27. */
+static int interrupted(int err)
+{
+	return err == -EINTR || err == -4;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long long min_duration_ms = 0;
@@ -89,7 +96,7 @@ int main(int argc, char **argv)
 	skel = bootstrap_bpf__open();
 	if (!skel) {
 		fprintf(stderr, "bootstrap: failed to open BPF object: %s\n",
-			strerror(errno));
+			wasm_bpf_strerror(-errno));
 		return 1;
 	}
 	skel->rodata->min_duration_ns = min_duration_ms * 1000000ULL;
@@ -97,20 +104,20 @@ int main(int argc, char **argv)
 	err = bootstrap_bpf__load(skel);
 	if (err) {
 		fprintf(stderr, "bootstrap: failed to load BPF object: %s\n",
-			strerror(-err));
+			wasm_bpf_strerror(err));
 		goto cleanup;
 	}
 	err = bootstrap_bpf__attach(skel);
 	if (err) {
 		fprintf(stderr, "bootstrap: failed to attach BPF programs: %s\n",
-			strerror(-err));
+			wasm_bpf_strerror(err));
 		goto cleanup;
 	}
 	rb = bpf_buffer__open(skel->maps.rb, handle_event, NULL);
 	if (!rb) {
 		err = -errno;
 		fprintf(stderr, "bootstrap: failed to open ring buffer: %s\n",
-			strerror(errno));
+			wasm_bpf_strerror(-errno));
 		goto cleanup;
 	}
 
@@ -118,13 +125,13 @@ int main(int argc, char **argv)
 	       "PPID", "FILENAME/EXIT CODE");
 	for (;;) {
 		err = bpf_buffer__poll(rb, 100);
-		if (err == -EINTR) {
+		if (interrupted(err)) {
 			err = 0;
 			break;
 		}
 		if (err < 0) {
 			fprintf(stderr, "bootstrap: polling ring buffer: %s\n",
-				strerror(-err));
+				wasm_bpf_strerror(err));
 			break;
 		}
 	}

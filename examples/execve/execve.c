@@ -34,6 +34,13 @@ static int handle_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* The host answers Ctrl-C by making the poll return -EINTR once. ABI.md
+ * numbers errors as Linux does (EINTR 4); wasi-libc's EINTR is 27. */
+static int interrupted(int err)
+{
+	return err == -EINTR || err == -4;
+}
+
 int main(int argc, char **argv)
 {
 	struct bpf_buffer *pb = NULL;
@@ -61,20 +68,20 @@ int main(int argc, char **argv)
 	skel = execve_bpf__open_and_load();
 	if (!skel) {
 		fprintf(stderr, "execve: failed to open and load BPF object: %s\n",
-			strerror(errno));
+			wasm_bpf_strerror(-errno));
 		return 1;
 	}
 	err = execve_bpf__attach(skel);
 	if (err) {
 		fprintf(stderr, "execve: failed to attach BPF program: %s\n",
-			strerror(-err));
+			wasm_bpf_strerror(err));
 		goto cleanup;
 	}
 	pb = bpf_buffer__open(skel->maps.events, handle_event, NULL);
 	if (!pb) {
 		err = -errno;
 		fprintf(stderr, "execve: failed to open perf buffer: %s\n",
-			strerror(errno));
+			wasm_bpf_strerror(-errno));
 		goto cleanup;
 	}
 
@@ -82,13 +89,13 @@ int main(int argc, char **argv)
 	       "FILENAME", "ARGV0");
 	for (;;) {
 		err = bpf_buffer__poll(pb, 100);
-		if (err == -EINTR) {
+		if (interrupted(err)) {
 			err = 0;
 			break;
 		}
 		if (err < 0) {
 			fprintf(stderr, "execve: polling perf buffer: %s\n",
-				strerror(-err));
+				wasm_bpf_strerror(err));
 			break;
 		}
 	}

@@ -40,6 +40,13 @@ static int handle_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* The host answers Ctrl-C by making the poll return -EINTR once. ABI.md
+ * numbers errors as Linux does (EINTR 4); wasi-libc's EINTR is 27. */
+static int interrupted(int err)
+{
+	return err == -EINTR || err == -4;
+}
+
 int main(int argc, char **argv)
 {
 	struct bpf_buffer *rb = NULL;
@@ -87,35 +94,34 @@ int main(int argc, char **argv)
 	skel = lsm_bpf__open();
 	if (!skel) {
 		fprintf(stderr, "lsm: failed to open BPF object: %s\n",
-			strerror(errno));
+			wasm_bpf_strerror(-errno));
 		return 1;
 	}
 	err = lsm_bpf__load(skel);
 	if (err) {
 		fprintf(stderr,
-			"lsm: the kernel refused to load the BPF LSM program deny_rmdir (lsm/path_rmdir): %s; BPF LSM needs CONFIG_BPF_LSM=y, 'bpf' in the kernel's lsm= list and BPF trampolines allowed\n",
-			strerror(-err));
+			"lsm: the kernel refused to load the BPF LSM program deny_rmdir (lsm/path_rmdir): BPF LSM needs CONFIG_BPF_LSM=y, 'bpf' in the kernel's lsm= list and BPF trampolines allowed (the host's message has the kernel's answer)\n");
 		goto cleanup;
 	}
 	err = bpf_map_update_elem(bpf_map__fd(skel->maps.settings), &zero, &cfg,
 				  BPF_ANY);
 	if (err) {
 		fprintf(stderr, "lsm: failed to configure the directory name: %s\n",
-			strerror(-err));
+			wasm_bpf_strerror(err));
 		goto cleanup;
 	}
 	err = lsm_bpf__attach(skel);
 	if (err) {
 		fprintf(stderr,
-			"lsm: the kernel refused to attach the BPF LSM program deny_rmdir (lsm/path_rmdir): %s; BPF LSM needs CONFIG_BPF_LSM=y, 'bpf' in the kernel's lsm= list and BPF trampolines allowed\n",
-			strerror(-err));
+			"lsm: the kernel refused to attach the BPF LSM program deny_rmdir (lsm/path_rmdir): %s, and BPF LSM needs CONFIG_BPF_LSM=y, 'bpf' in the kernel's lsm= list and BPF trampolines allowed\n",
+			wasm_bpf_strerror(err));
 		goto cleanup;
 	}
 	rb = bpf_buffer__open(skel->maps.events, handle_event, NULL);
 	if (!rb) {
 		err = -errno;
 		fprintf(stderr, "lsm: failed to open ring buffer: %s\n",
-			strerror(errno));
+			wasm_bpf_strerror(-errno));
 		goto cleanup;
 	}
 
@@ -123,13 +129,13 @@ int main(int argc, char **argv)
 	       cfg.name);
 	for (;;) {
 		err = bpf_buffer__poll(rb, 100);
-		if (err == -EINTR) {
+		if (interrupted(err)) {
 			err = 0;
 			break;
 		}
 		if (err < 0) {
 			fprintf(stderr, "lsm: polling ring buffer: %s\n",
-				strerror(-err));
+				wasm_bpf_strerror(err));
 			break;
 		}
 	}

@@ -8,7 +8,7 @@ import {
 import { Tool } from "../tool_test_util.ts";
 
 const REFUSED =
-  /^lsm: the kernel refused to (load|attach) the BPF LSM program deny_rmdir \(lsm\/path_rmdir\): .+; BPF LSM needs CONFIG_BPF_LSM=y/m;
+  /^lsm: the kernel refused to (load|attach) the BPF LSM program deny_rmdir \(lsm\/path_rmdir\): .*BPF LSM needs CONFIG_BPF_LSM=y/m;
 
 /** Can this kernel load and attach the example's LSM program? Asks bpftool,
  * outside the runtime under test. */

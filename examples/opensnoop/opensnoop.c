@@ -42,6 +42,13 @@ static int handle_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* The host answers Ctrl-C by making the poll return -EINTR once. ABI.md
+ * numbers errors as Linux does (EINTR 4); wasi-libc's EINTR is 27. */
+static int interrupted(int err)
+{
+	return err == -EINTR || err == -4;
+}
+
 int main(int argc, char **argv)
 {
 	struct bpf_buffer *rb = NULL;
@@ -83,7 +90,7 @@ int main(int argc, char **argv)
 	skel = opensnoop_bpf__open();
 	if (!skel) {
 		fprintf(stderr, "opensnoop: failed to open BPF object: %s\n",
-			strerror(errno));
+			wasm_bpf_strerror(-errno));
 		return 1;
 	}
 	skel->rodata->targ_tgid = (__u32)pid;
@@ -91,20 +98,20 @@ int main(int argc, char **argv)
 	err = opensnoop_bpf__load(skel);
 	if (err) {
 		fprintf(stderr, "opensnoop: failed to load BPF object: %s\n",
-			strerror(-err));
+			wasm_bpf_strerror(err));
 		goto cleanup;
 	}
 	err = opensnoop_bpf__attach(skel);
 	if (err) {
 		fprintf(stderr, "opensnoop: failed to attach BPF programs: %s\n",
-			strerror(-err));
+			wasm_bpf_strerror(err));
 		goto cleanup;
 	}
 	rb = bpf_buffer__open(skel->maps.events, handle_event, NULL);
 	if (!rb) {
 		err = -errno;
 		fprintf(stderr, "opensnoop: failed to open ring buffer: %s\n",
-			strerror(errno));
+			wasm_bpf_strerror(-errno));
 		goto cleanup;
 	}
 
@@ -112,13 +119,13 @@ int main(int argc, char **argv)
 	       "FLAGS", "PATH");
 	for (;;) {
 		err = bpf_buffer__poll(rb, 100);
-		if (err == -EINTR) {
+		if (interrupted(err)) {
 			err = 0;
 			break;
 		}
 		if (err < 0) {
 			fprintf(stderr, "opensnoop: polling ring buffer: %s\n",
-				strerror(-err));
+				wasm_bpf_strerror(err));
 			break;
 		}
 	}

@@ -64,7 +64,8 @@ static void print_log2_hist(const unsigned int *vals, int n)
 	}
 }
 
-/* Prints every histogram in the map and deletes it. */
+/* Prints every histogram in the map, then deletes them all. The walk ends
+ * when bpf_map_get_next_key finds no further key (-ENOENT). */
 static int print_hists(int fd, int per_process)
 {
 	unsigned int key, next;
@@ -72,21 +73,13 @@ static int print_hists(int fd, int per_process)
 	struct hist h;
 	int err, printed = 0;
 
-	for (;;) {
-		err = bpf_map_get_next_key(fd, prev, &next);
-		if (err == -ENOENT)
-			break;
-		if (err < 0) {
-			fprintf(stderr, "runqlat: reading histogram keys: %s\n",
-				strerror(-err));
-			return err;
-		}
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		key = next;
 		prev = &key;
 		err = bpf_map_lookup_elem(fd, &key, &h);
 		if (err < 0) {
 			fprintf(stderr, "runqlat: reading histogram: %s\n",
-				strerror(-err));
+				wasm_bpf_strerror(err));
 			return err;
 		}
 		if (per_process)
@@ -100,9 +93,9 @@ static int print_hists(int fd, int per_process)
 	/* clear for the next interval */
 	while (bpf_map_get_next_key(fd, NULL, &next) == 0) {
 		err = bpf_map_delete_elem(fd, &next);
-		if (err < 0 && err != -ENOENT) {
+		if (err < 0) {
 			fprintf(stderr, "runqlat: clearing histogram: %s\n",
-				strerror(-err));
+				wasm_bpf_strerror(err));
 			return err;
 		}
 	}
@@ -164,7 +157,7 @@ int main(int argc, char **argv)
 	skel = runqlat_bpf__open();
 	if (!skel) {
 		fprintf(stderr, "runqlat: failed to open BPF object: %s\n",
-			strerror(errno));
+			wasm_bpf_strerror(-errno));
 		return 1;
 	}
 	skel->rodata->targ_per_process = per_process;
@@ -172,13 +165,13 @@ int main(int argc, char **argv)
 	err = runqlat_bpf__load(skel);
 	if (err) {
 		fprintf(stderr, "runqlat: failed to load BPF object: %s\n",
-			strerror(-err));
+			wasm_bpf_strerror(err));
 		goto cleanup;
 	}
 	err = runqlat_bpf__attach(skel);
 	if (err) {
 		fprintf(stderr, "runqlat: failed to attach BPF programs: %s\n",
-			strerror(-err));
+			wasm_bpf_strerror(err));
 		goto cleanup;
 	}
 	fd = bpf_map__fd(skel->maps.hists);

@@ -76,6 +76,13 @@ static int handle_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* The host answers Ctrl-C by making the poll return -EINTR once. ABI.md
+ * numbers errors as Linux does (EINTR 4); wasi-libc's EINTR is 27. */
+static int interrupted(int err)
+{
+	return err == -EINTR || err == -4;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockfilter_bpf *skel;
@@ -114,7 +121,7 @@ int main(int argc, char **argv)
 	skel = sockfilter_bpf__open();
 	if (!skel) {
 		fprintf(stderr, "sockfilter: failed to open BPF object: %s\n",
-			strerror(errno));
+			wasm_bpf_strerror(-errno));
 		return 1;
 	}
 	/* the host opens a raw socket on the interface and attaches to it */
@@ -122,21 +129,21 @@ int main(int argc, char **argv)
 	err = sockfilter_bpf__load(skel);
 	if (err) {
 		fprintf(stderr, "sockfilter: failed to load BPF object: %s\n",
-			strerror(-err));
+			wasm_bpf_strerror(err));
 		goto cleanup;
 	}
 	err = sockfilter_bpf__attach(skel);
 	if (err) {
 		fprintf(stderr,
 			"sockfilter: failed to attach the socket filter to interface '%s': %s\n",
-			iface, strerror(-err));
+			iface, wasm_bpf_strerror(err));
 		goto cleanup;
 	}
 	rb = bpf_buffer__open(skel->maps.rb, handle_event, NULL);
 	if (!rb) {
 		err = -errno;
 		fprintf(stderr, "sockfilter: failed to open ring buffer: %s\n",
-			strerror(errno));
+			wasm_bpf_strerror(-errno));
 		goto cleanup;
 	}
 
@@ -144,13 +151,13 @@ int main(int argc, char **argv)
 	       "DESTINATION", "TYPE", "LEN");
 	for (;;) {
 		err = bpf_buffer__poll(rb, 100);
-		if (err == -EINTR) {
+		if (interrupted(err)) {
 			err = 0;
 			break;
 		}
 		if (err < 0) {
 			fprintf(stderr, "sockfilter: polling ring buffer: %s\n",
-				strerror(-err));
+				wasm_bpf_strerror(err));
 			break;
 		}
 	}

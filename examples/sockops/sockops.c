@@ -63,6 +63,13 @@ static int handle_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* The host answers Ctrl-C by making the poll return -EINTR once. ABI.md
+ * numbers errors as Linux does (EINTR 4); wasi-libc's EINTR is 27. */
+static int interrupted(int err)
+{
+	return err == -EINTR || err == -4;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cgroup = DEFAULT_CGROUP;
@@ -101,7 +108,7 @@ int main(int argc, char **argv)
 	skel = sockops_bpf__open();
 	if (!skel) {
 		fprintf(stderr, "sockops: failed to open BPF object: %s\n",
-			strerror(errno));
+			wasm_bpf_strerror(-errno));
 		return 1;
 	}
 	/* the host attaches the sock_ops program to this cgroup directory */
@@ -109,21 +116,21 @@ int main(int argc, char **argv)
 	err = sockops_bpf__load(skel);
 	if (err) {
 		fprintf(stderr, "sockops: failed to load BPF object: %s\n",
-			strerror(-err));
+			wasm_bpf_strerror(err));
 		goto cleanup;
 	}
 	err = sockops_bpf__attach(skel);
 	if (err) {
 		fprintf(stderr,
 			"sockops: failed to attach to cgroup '%s': %s\n",
-			cgroup, strerror(-err));
+			cgroup, wasm_bpf_strerror(err));
 		goto cleanup;
 	}
 	rb = bpf_buffer__open(skel->maps.events, handle_event, NULL);
 	if (!rb) {
 		err = -errno;
 		fprintf(stderr, "sockops: failed to open ring buffer: %s\n",
-			strerror(errno));
+			wasm_bpf_strerror(-errno));
 		goto cleanup;
 	}
 
@@ -131,13 +138,13 @@ int main(int argc, char **argv)
 	       "REMOTE");
 	for (;;) {
 		err = bpf_buffer__poll(rb, 100);
-		if (err == -EINTR) {
+		if (interrupted(err)) {
 			err = 0;
 			break;
 		}
 		if (err < 0) {
 			fprintf(stderr, "sockops: polling ring buffer: %s\n",
-				strerror(-err));
+				wasm_bpf_strerror(err));
 			break;
 		}
 	}

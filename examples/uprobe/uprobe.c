@@ -64,6 +64,13 @@ static int valid_name(const char *s)
 	return s[0] && !strchr(s, ':');
 }
 
+/* The host answers Ctrl-C by making the poll return -EINTR once. ABI.md
+ * numbers errors as Linux does (EINTR 4); wasi-libc's EINTR is 27. */
+static int interrupted(int err)
+{
+	return err == -EINTR || err == -4;
+}
+
 int main(int argc, char **argv)
 {
 	const char *binary = NULL;
@@ -148,7 +155,7 @@ int main(int argc, char **argv)
 	skel = uprobe_bpf__open();
 	if (!skel) {
 		fprintf(stderr, "uprobe: failed to open BPF object: %s\n",
-			strerror(errno));
+			wasm_bpf_strerror(-errno));
 		return 1;
 	}
 	/* the host attaches both programs to BINARY:FUNCTION[:PID] */
@@ -157,33 +164,33 @@ int main(int argc, char **argv)
 	err = uprobe_bpf__load(skel);
 	if (err) {
 		fprintf(stderr, "uprobe: failed to load BPF object: %s\n",
-			strerror(-err));
+			wasm_bpf_strerror(err));
 		goto cleanup;
 	}
 	err = uprobe_bpf__attach(skel);
 	if (err) {
 		fprintf(stderr, "uprobe: failed to attach to %s: %s\n", target,
-			strerror(-err));
+			wasm_bpf_strerror(err));
 		goto cleanup;
 	}
 	rb = bpf_buffer__open(skel->maps.events, handle_event, NULL);
 	if (!rb) {
 		err = -errno;
 		fprintf(stderr, "uprobe: failed to open ring buffer: %s\n",
-			strerror(errno));
+			wasm_bpf_strerror(-errno));
 		goto cleanup;
 	}
 
 	printf("%-8s %-7s %-16s %s\n", "TIME", "PID", "COMM", "CALL/RETURN");
 	for (;;) {
 		err = bpf_buffer__poll(rb, 100);
-		if (err == -EINTR) {
+		if (interrupted(err)) {
 			err = 0;
 			break;
 		}
 		if (err < 0) {
 			fprintf(stderr, "uprobe: polling ring buffer: %s\n",
-				strerror(-err));
+				wasm_bpf_strerror(err));
 			break;
 		}
 	}

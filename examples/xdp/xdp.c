@@ -70,7 +70,7 @@ static int print_counters(int fd)
 		err = bpf_map_lookup_elem(fd, &key, &c);
 		if (err < 0) {
 			fprintf(stderr, "xdp: reading counters: %s\n",
-				strerror(-err));
+				wasm_bpf_strerror(err));
 			return err;
 		}
 		if (c.packets)
@@ -123,7 +123,7 @@ int main(int argc, char **argv)
 	skel = xdp_bpf__open();
 	if (!skel) {
 		fprintf(stderr, "xdp: failed to open BPF object: %s\n",
-			strerror(errno));
+			wasm_bpf_strerror(-errno));
 		return 1;
 	}
 	/* the host attaches the XDP program to the interface of this name */
@@ -131,14 +131,14 @@ int main(int argc, char **argv)
 	err = xdp_bpf__load(skel);
 	if (err) {
 		fprintf(stderr, "xdp: failed to load BPF object: %s\n",
-			strerror(-err));
+			wasm_bpf_strerror(err));
 		goto cleanup;
 	}
 	err = xdp_bpf__attach(skel);
 	if (err) {
 		fprintf(stderr,
 			"xdp: failed to attach the XDP program to interface '%s': %s\n",
-			iface, strerror(-err));
+			iface, wasm_bpf_strerror(err));
 		goto cleanup;
 	}
 
