@@ -55,6 +55,8 @@ export class CTypes {
   /** Named types a spelling referred to (ids of STRUCT/UNION/ENUM/TYPEDEF). */
   readonly deps = new Set<number>();
   private alignCache = new Map<number, number>();
+  /** Padding names are unique per definition (anonymous members share it). */
+  private padSeq = 0;
 
   constructor(btf: Btf, inlineNamed: boolean) {
     this.btf = btf;
@@ -193,7 +195,6 @@ export class CTypes {
   ): Body | undefined {
     const lines: string[] = [];
     const offsets: [string, number][] = [];
-    let pad = 0;
     let align = 1;
     let c = 0; // cursor, in bits
     let maxEnd = 0;
@@ -205,7 +206,7 @@ export class CTypes {
           c += k;
         } else {
           const n = Math.floor((target - c) / 8);
-          lines.push(`${indent}char __pad_${pad++}[${n}];`);
+          lines.push(`${indent}char __pad_${this.padSeq++}[${n}];`);
           c += n * 8;
         }
       }
@@ -241,7 +242,7 @@ export class CTypes {
         ) p = alignUp(p, unit);
         if (p !== m.bitOffset) return undefined;
         if (!packed) align = Math.max(align, this.alignOf(m.type));
-        const name = m.name || `__unnamed_${pad++}`;
+        const name = m.name || `__unnamed_${this.padSeq++}`;
         lines.push(`${indent}${storage} ${name} : ${m.bitSize};`);
         c = p + m.bitSize;
       } else {
@@ -267,7 +268,7 @@ export class CTypes {
     if (c > size * 8) return undefined;
     if (alignUp(c, 8) < size * 8) {
       if (isUnion) {
-        lines.push(`${indent}char __pad_${pad++}[${size}];`);
+        lines.push(`${indent}char __pad_${this.padSeq++}[${size}];`);
         c = size * 8;
       } else padTo(size * 8);
     }
@@ -360,8 +361,14 @@ export class CTypes {
     return `${v}ULL`;
   }
 
+  /** Restarts the numbering of padding members (once per definition). */
+  resetPadding() {
+    this.padSeq = 0;
+  }
+
   /** The C definition of a named struct/union/enum or typedef, with layout checks. */
   define(id: number): string {
+    this.resetPadding();
     const t = this.btf.get(id);
     if (t.kind === Kind.ENUM || t.kind === Kind.ENUM64) {
       return this.defineEnum(t, t.name ? `enum ${t.name}` : "enum") + ";\n";

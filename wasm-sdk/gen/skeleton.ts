@@ -302,6 +302,7 @@ export function generateSkeleton(
       bitSize: 0,
     }));
     const tag = `struct ${name}__${g.ident}`;
+    c.resetPadding();
     const body = c.body(
       members,
       g.size,

@@ -152,14 +152,14 @@ export async function runWasm(
     env: {},
     returnOnExit: true,
   });
-  let instance: WebAssembly.Instance | undefined;
+  const ref: { instance?: WebAssembly.Instance } = {};
   let stdout = "";
   const base = wasi.wasiImport as Record<string, (...a: number[]) => number>;
   const imports = {
     ...base,
     fd_write(fd: number, iovs: number, n: number, nwritten: number): number {
       if (fd !== 1) return base.fd_write(fd, iovs, n, nwritten);
-      const mem = instance!.exports.memory as WebAssembly.Memory;
+      const mem = ref.instance!.exports.memory as WebAssembly.Memory;
       const v = new DataView(mem.buffer);
       let total = 0;
       for (let i = 0; i < n; i++) {
@@ -173,10 +173,10 @@ export async function runWasm(
     },
   };
   const module = await WebAssembly.compile(await Deno.readFile(wasmPath));
-  instance = await WebAssembly.instantiate(module, {
+  ref.instance = await WebAssembly.instantiate(module, {
     wasi_snapshot_preview1: imports,
-    ...extra(() => instance!),
+    ...extra(() => ref.instance!),
   } as WebAssembly.Imports);
-  const code = wasi.start(instance);
+  const code = wasi.start(ref.instance);
   return { stdout, code: code ?? 0 };
 }
