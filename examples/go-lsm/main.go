@@ -53,7 +53,7 @@ func explainLoadFailure() string {
 		return "go-lsm: cannot load BPF programs at all (an ordinary tracepoint program fails too): check privileges (CAP_BPF/root) and the host's stderr"
 	}
 	ctl.Close()
-	return "go-lsm: the kernel refused the BPF LSM program (lsm/bprm_check_security) while ordinary BPF programs load: BPF LSM is not enabled or not permitted here (it needs CONFIG_BPF_LSM=y and \"bpf\" in the lsm= boot list, see /sys/kernel/security/lsm)"
+	return "go-lsm: the kernel refused the BPF LSM program check_exec (lsm/bprm_check_security) while ordinary BPF programs load: BPF LSM needs CONFIG_BPF_LSM=y, 'bpf' in the kernel's lsm= list and BPF trampolines allowed (the host's message has the kernel's answer)"
 }
 
 func run() int {
