@@ -5,6 +5,9 @@
  *
  * Conventions as libbpf 1.x: functions that can fail return 0 or a negative
  * errno and also set errno; constructors return NULL and set errno.
+ * Errors are in the guest libc's numbering (compare with -ENOENT, print with
+ * strerror or wasm_bpf_strerror): the host reports Linux numbers (ABI.md),
+ * which this header translates (wasi-libc numbers them differently).
  */
 #ifndef LIBBPF_WASM_H
 #define LIBBPF_WASM_H
@@ -96,6 +99,90 @@ static inline int libbpf_wasm_err(int err)
 	return err;
 }
 
+/* A Linux errno (positive) as the guest libc's errno. */
+static inline int libbpf_wasm_linux_errno(int e)
+{
+#ifdef __wasi__
+	switch (e) {
+	case 1: return EPERM;
+	case 2: return ENOENT;
+	case 3: return ESRCH;
+	case 4: return EINTR;
+	case 5: return EIO;
+	case 6: return ENXIO;
+	case 7: return E2BIG;
+	case 8: return ENOEXEC;
+	case 9: return EBADF;
+	case 10: return ECHILD;
+	case 11: return EAGAIN;
+	case 12: return ENOMEM;
+	case 13: return EACCES;
+	case 14: return EFAULT;
+	case 16: return EBUSY;
+	case 17: return EEXIST;
+	case 18: return EXDEV;
+	case 19: return ENODEV;
+	case 20: return ENOTDIR;
+	case 21: return EISDIR;
+	case 22: return EINVAL;
+	case 23: return ENFILE;
+	case 24: return EMFILE;
+	case 25: return ENOTTY;
+	case 26: return ETXTBSY;
+	case 27: return EFBIG;
+	case 28: return ENOSPC;
+	case 29: return ESPIPE;
+	case 30: return EROFS;
+	case 31: return EMLINK;
+	case 32: return EPIPE;
+	case 33: return EDOM;
+	case 34: return ERANGE;
+	case 35: return EDEADLK;
+	case 36: return ENAMETOOLONG;
+	case 37: return ENOLCK;
+	case 38: return ENOSYS;
+	case 39: return ENOTEMPTY;
+	case 40: return ELOOP;
+	case 42: return ENOMSG;
+	case 43: return EIDRM;
+	case 71: return EPROTO;
+	case 74: return EBADMSG;
+	case 75: return EOVERFLOW;
+	case 84: return EILSEQ;
+	case 88: return ENOTSOCK;
+	case 90: return EMSGSIZE;
+	case 93: return EPROTONOSUPPORT;
+	case 95: return EOPNOTSUPP;
+	case 97: return EAFNOSUPPORT;
+	case 98: return EADDRINUSE;
+	case 99: return EADDRNOTAVAIL;
+	case 100: return ENETDOWN;
+	case 101: return ENETUNREACH;
+	case 104: return ECONNRESET;
+	case 105: return ENOBUFS;
+	case 106: return EISCONN;
+	case 107: return ENOTCONN;
+	case 110: return ETIMEDOUT;
+	case 111: return ECONNREFUSED;
+	case 114: return EALREADY;
+	case 115: return EINPROGRESS;
+	case 125: return ECANCELED;
+	case 524: return EOPNOTSUPP; /* the kernel's ENOTSUPP */
+	default: return EIO;
+	}
+#else
+	return e;
+#endif
+}
+
+/* A host result: negative Linux errno → negative guest errno (errno set). */
+static inline int libbpf_wasm_host_err(int ret)
+{
+	if (ret >= 0)
+		return ret;
+	return libbpf_wasm_err(-libbpf_wasm_linux_errno(-ret));
+}
+
 /* A readable message for a negative errno from this API. */
 static inline const char *wasm_bpf_strerror(int err)
 {
@@ -160,7 +247,7 @@ static inline int bpf_program__attach(struct bpf_program *prog)
 {
 	if (!prog->obj || !prog->obj->handle)
 		return libbpf_wasm_err(-EINVAL);
-	return libbpf_wasm_err(wasm_attach_bpf_program(
+	return libbpf_wasm_host_err(wasm_attach_bpf_program(
 		prog->obj->handle, prog->name,
 		prog->attach_target ? prog->attach_target : ""));
 }
@@ -181,7 +268,7 @@ static inline int bpf_map__fd(const struct bpf_map *map)
 	if (m->fd < 0) {
 		int fd = wasm_bpf_map_fd_by_name(m->obj->handle, m->name);
 		if (fd < 0)
-			return libbpf_wasm_err(fd);
+			return libbpf_wasm_host_err(fd);
 		m->fd = fd;
 	}
 	return m->fd;
@@ -190,7 +277,7 @@ static inline int bpf_map__fd(const struct bpf_map *map)
 static inline int bpf_map_lookup_elem_flags(int fd, const void *key,
 					    void *value, uint64_t flags)
 {
-	return libbpf_wasm_err(wasm_bpf_map_operate(
+	return libbpf_wasm_host_err(wasm_bpf_map_operate(
 		fd, WASM_BPF_MAP_LOOKUP_ELEM, (void *)key, value, NULL, flags));
 }
 
@@ -202,7 +289,7 @@ static inline int bpf_map_lookup_elem(int fd, const void *key, void *value)
 static inline int bpf_map_update_elem(int fd, const void *key,
 				      const void *value, uint64_t flags)
 {
-	return libbpf_wasm_err(wasm_bpf_map_operate(fd, WASM_BPF_MAP_UPDATE_ELEM,
+	return libbpf_wasm_host_err(wasm_bpf_map_operate(fd, WASM_BPF_MAP_UPDATE_ELEM,
 						    (void *)key, (void *)value,
 						    NULL, flags));
 }
@@ -210,7 +297,7 @@ static inline int bpf_map_update_elem(int fd, const void *key,
 static inline int bpf_map_delete_elem_flags(int fd, const void *key,
 					    uint64_t flags)
 {
-	return libbpf_wasm_err(wasm_bpf_map_operate(
+	return libbpf_wasm_host_err(wasm_bpf_map_operate(
 		fd, WASM_BPF_MAP_DELETE_ELEM, (void *)key, NULL, NULL, flags));
 }
 
@@ -223,7 +310,7 @@ static inline int bpf_map_delete_elem(int fd, const void *key)
 static inline int bpf_map_get_next_key(int fd, const void *key,
 				       void *next_key)
 {
-	return libbpf_wasm_err(wasm_bpf_map_operate(fd,
+	return libbpf_wasm_host_err(wasm_bpf_map_operate(fd,
 						    WASM_BPF_MAP_GET_NEXT_KEY,
 						    (void *)key, NULL, next_key,
 						    0));
@@ -241,7 +328,19 @@ struct bpf_buffer {
 	void *ctx;
 	void *data;
 	size_t max_size;
+	int stop; /* the callback's non-zero return, which ended a batch */
 };
+
+/* The table entry the host calls: runs the user's callback and remembers a
+ * non-zero return, so bpf_buffer__poll can tell it from a host errno. */
+static inline int libbpf_wasm_sample(void *ctx, void *data, uint32_t size)
+{
+	struct bpf_buffer *b = (struct bpf_buffer *)ctx;
+	int ret = b->fn(b->ctx, data, size);
+	if (ret)
+		b->stop = ret;
+	return ret;
+}
 
 /* A consumer of a BPF_MAP_TYPE_RINGBUF or PERF_EVENT_ARRAY map of a loaded
  * object; records longer than max_record_size are cut to it. */
@@ -254,7 +353,7 @@ static inline struct bpf_buffer *bpf_buffer__open_sized(struct bpf_map *map,
 	int fd = bpf_map__fd(map);
 	if (fd < 0)
 		return NULL;
-	if (!fn || max_record_size == 0) {
+	if (!fn || max_record_size == 0 || max_record_size > INT32_MAX) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -286,16 +385,18 @@ static inline struct bpf_buffer *bpf_buffer__open(struct bpf_map *map,
 }
 
 /* Waits at most timeout_ms; returns the records handled, a negative errno,
- * or the callback's non-zero return. */
+ * or the callback's non-zero return (which ends the batch). */
 static inline int bpf_buffer__poll(struct bpf_buffer *b, int timeout_ms)
 {
+	int ret;
 	if (!b)
 		return libbpf_wasm_err(-EINVAL);
-	/* size_t is 32-bit on wasm32: the callback has the host's
-	 * (i32, i32, i32) -> i32 type */
-	return libbpf_wasm_err(wasm_bpf_buffer_poll(
-		b->handle, b->fd, (wasm_bpf_sample_fn)b->fn, b->ctx, b->data,
-		(int)b->max_size, timeout_ms));
+	b->stop = 0;
+	ret = wasm_bpf_buffer_poll(b->handle, b->fd, libbpf_wasm_sample, b,
+				   b->data, (int)b->max_size, timeout_ms);
+	if (b->stop && ret == b->stop)
+		return ret;
+	return libbpf_wasm_host_err(ret);
 }
 
 static inline void bpf_buffer__free(struct bpf_buffer *b)
@@ -409,11 +510,11 @@ static inline int bpf_object_skeleton__load(struct bpf_object_skeleton *obj)
 			continue;
 		fd = wasm_bpf_map_fd_by_name(obj->handle, g->name);
 		if (fd < 0)
-			return libbpf_wasm_err(fd);
+			return libbpf_wasm_host_err(fd);
 		err = wasm_bpf_map_operate(fd, WASM_BPF_MAP_UPDATE_ELEM, &key,
 					   g->mem, NULL, BPF_ANY);
 		if (err < 0)
-			return libbpf_wasm_err(err);
+			return libbpf_wasm_host_err(err);
 	}
 	return 0;
 }
@@ -428,8 +529,7 @@ static inline bool libbpf_wasm_needs_target(const char *sec)
 		"xdp", "socket", "sockops", "cgroup", "tc", "classifier",
 		"action", "perf_event", "sk_skb", "sk_msg", "sk_lookup",
 		"sk_reuseport", "flow_dissector", "lwt_", "netfilter",
-		"struct_ops", "syscall", "freplace", "iter.s", "kprobe.multi",
-		"kretprobe.multi", NULL,
+		"struct_ops", "syscall", "freplace", NULL,
 	};
 	int i;
 	if (sec[0] == '?')
@@ -467,7 +567,7 @@ static inline int bpf_object_skeleton__attach(struct bpf_object_skeleton *obj)
 			obj->handle, p->name,
 			p->attach_target ? p->attach_target : "");
 		if (err < 0)
-			return libbpf_wasm_err(err);
+			return libbpf_wasm_host_err(err);
 	}
 	return 0;
 }
