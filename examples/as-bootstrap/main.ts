@@ -7,7 +7,16 @@
 // Built by scripts/build-sdk.sh as, which generates bpfobj/object.ts
 // (the BPF object as a static data segment).
 import {
-  args, BpfObject, cString, eprintln, Errno, errnoName, exit, nowNs, println, setGlobal,
+  args,
+  BpfObject,
+  cString,
+  eprintln,
+  Errno,
+  errnoName,
+  exit,
+  nowNs,
+  println,
+  setGlobal,
 } from "../../wasm-sdk/assemblyscript/index";
 import { BPF_OBJECT, BPF_OBJECT_LEN } from "./bpfobj/object";
 
@@ -22,6 +31,7 @@ filename) and per exit (EXIT comm pid ppid [exit code] (duration)).
 
 /** struct event of as-bootstrap.h, read in place from guest memory. */
 @unmanaged
+// deno-lint-ignore no-unused-vars
 class Event {
   pid: u32;
   ppid: u32;
@@ -47,18 +57,21 @@ function hms(): string {
   return two(s / 3600) + ":" + two((s / 60) % 60) + ":" + two(s % 60);
 }
 
-function handleEvent(ctx: i32, data: usize, size: i32): i32 {
+function handleEvent(_ctx: i32, data: usize, size: i32): i32 {
   if (size < EVENT_SIZE) {
     eprintln("as-bootstrap: short record (" + size.toString() + " bytes)");
     return 0;
   }
   const e = changetype<Event>(data);
-  const head = pad(hms(), 8) + " " + pad(e.exit_event ? "EXIT" : "EXEC", 5) + " " +
+  const head = pad(hms(), 8) + " " + pad(e.exit_event ? "EXIT" : "EXEC", 5) +
+    " " +
     pad(cString(data + COMM_OFFSET, 16), 16) + " " +
     pad(e.pid.toString(), 7) + " " + pad(e.ppid.toString(), 7) + " ";
   if (e.exit_event) {
     let line = head + "[" + e.exit_code.toString() + "]";
-    if (e.duration_ns != 0) line += " (" + (e.duration_ns / 1_000_000).toString() + "ms)";
+    if (e.duration_ns != 0) {
+      line += " (" + (e.duration_ns / 1_000_000).toString() + "ms)";
+    }
     println(line);
   } else {
     println(head + cString(data + FILENAME_OFFSET, 128));
@@ -72,7 +85,7 @@ function parseMs(s: string): i64 {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c < 48 || c > 57) return -1;
-    v = v * 10 + <i64>(c - 48);
+    v = v * 10 + <i64> (c - 48);
   }
   return v;
 }
@@ -98,7 +111,9 @@ function main(): i32 {
       }
       minMs = parseMs(v);
       if (minMs < 0) {
-        eprintln("as-bootstrap: invalid duration '" + v + "' (milliseconds expected)");
+        eprintln(
+          "as-bootstrap: invalid duration '" + v + "' (milliseconds expected)",
+        );
         return 2;
       }
     } else {
@@ -108,12 +123,17 @@ function main(): i32 {
     }
   }
 
-  let err = setGlobal<u64>(BPF_OBJECT, BPF_OBJECT_LEN, "min_duration_ns", <u64>minMs * 1_000_000);
+  let err = setGlobal<u64>(
+    BPF_OBJECT,
+    BPF_OBJECT_LEN,
+    "min_duration_ns",
+    <u64> minMs * 1_000_000,
+  );
   if (err !== null) {
     eprintln("as-bootstrap: " + err.toString());
     return 1;
   }
-  const loaded = BpfObject.loadRaw(BPF_OBJECT, <i32>BPF_OBJECT_LEN);
+  const loaded = BpfObject.loadRaw(BPF_OBJECT, <i32> BPF_OBJECT_LEN);
   if (!loaded.ok) {
     eprintln("as-bootstrap: " + loaded.error!.toString());
     return 1;
@@ -133,8 +153,10 @@ function main(): i32 {
     return 1;
   }
   const rb = opened.value!;
-  println(pad("TIME", 8) + " " + pad("EVENT", 5) + " " + pad("COMM", 16) + " " +
-    pad("PID", 7) + " " + pad("PPID", 7) + " FILENAME/EXIT CODE");
+  println(
+    pad("TIME", 8) + " " + pad("EVENT", 5) + " " + pad("COMM", 16) + " " +
+      pad("PID", 7) + " " + pad("PPID", 7) + " FILENAME/EXIT CODE",
+  );
   let code = 0;
   for (;;) {
     const r = rb.poll(100, handleEvent);

@@ -1,3 +1,6 @@
+// deno-fmt-ignore-file
+// (AssemblyScript, not Deno TypeScript: deno fmt would drop the @external
+// decorators on the import declarations.)
 // wasm-bpf SDK for AssemblyScript guests: the user-space half of an eBPF
 // application, compiled by asc to a wasm32-wasi command. See README.md.
 
@@ -37,19 +40,19 @@ declare function wasm_bpf_buffer_poll_batch(
 // ---- errors ----
 
 /** Linux errno numbers the host reports (negated in results). */
-export namespace Errno {
-  export const EPERM: i32 = 1;
-  export const ENOENT: i32 = 2;
-  export const EINTR: i32 = 4;
-  export const E2BIG: i32 = 7;
-  export const EBADF: i32 = 9;
-  export const ENOMEM: i32 = 12;
-  export const EACCES: i32 = 13;
-  export const EFAULT: i32 = 14;
-  export const EEXIST: i32 = 17;
-  export const EINVAL: i32 = 22;
-  export const ENOSPC: i32 = 28;
-  export const EOPNOTSUPP: i32 = 95;
+export enum Errno {
+  EPERM = 1,
+  ENOENT = 2,
+  EINTR = 4,
+  E2BIG = 7,
+  EBADF = 9,
+  ENOMEM = 12,
+  EACCES = 13,
+  EFAULT = 14,
+  EEXIST = 17,
+  EINVAL = 22,
+  ENOSPC = 28,
+  EOPNOTSUPP = 95,
 }
 
 /** The name of a (positive) errno. */

@@ -1,3 +1,6 @@
+// deno-fmt-ignore-file
+// (AssemblyScript, not Deno TypeScript: deno fmt would drop the @external
+// decorators on the import declarations.)
 // Minimal WASI preview 1 for wasm-bpf guests in AssemblyScript: stdout and
 // stderr, arguments, the clock, exit. (AssemblyScript has no WASI layer of
 // its own; this avoids another npm dependency.)
