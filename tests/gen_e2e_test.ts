@@ -40,7 +40,8 @@ Deno.test("globals set before load reach the kernel; records read with gen types
   }
   assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
   const lines = r.stdout.trim().split("\n");
-  const [load, busy, ...rest] = lines;
+  const [maybe, load, busy, ...rest] = lines;
+  assert.equal(maybe, "maybe_autoload 0");
   assert.equal(load, "load 0", r.stderr);
   assert.match(busy, /^autoload_after_load -\d+$/);
   assert.equal(rest[0], "attach 0");

@@ -177,7 +177,7 @@ for (const [base, obj] of Object.entries(objects)) {
     for (const p of info.programs) {
       const re = new RegExp(
         `\\sF\\s+${
-          p.section.replace(/[/.]/g, "\\$&")
+          info.elf.sections[p.sectionIndex].name.replace(/[/.?]/g, "\\$&")
         }\\s+[0-9a-f]+\\s+${p.name}$`,
         "m",
       );
@@ -204,7 +204,12 @@ for (const [base, obj] of Object.entries(objects)) {
         "handle_exit@tp/sched/sched_process_exit",
         "handle_exit2@tp/sched/sched_process_exit",
         "on_unlink@fentry/do_unlinkat",
+        "maybe_getppid@tp/syscalls/sys_enter_getppid",
       ]);
+      assert.deepEqual(
+        info.programs.map((p) => p.autoload),
+        [true, true, true, true, false],
+      );
       assert.deepEqual(info.maps.map((m) => m.name), [
         "events",
         "counts",

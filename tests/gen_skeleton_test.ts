@@ -9,6 +9,7 @@
  * choice.
  */
 import assert from "node:assert/strict";
+import { Btf, parseBtfExt } from "../wasm-sdk/gen/btf.ts";
 import { ElfFile } from "../wasm-sdk/gen/elf.ts";
 import { generateSkeleton, skeletonName } from "../wasm-sdk/gen/skeleton.ts";
 import { buildGuest } from "./util.ts";
@@ -145,7 +146,8 @@ const lines = out.stdout.trim().split("\n");
 
 Deno.test("the guest runs its whole API through the skeleton", () => {
   assert.equal(out.code, 0, out.stdout);
-  const [first, busy, ...rest] = lines;
+  const [maybe, first, busy, ...rest] = lines;
+  assert.equal(maybe, "maybe_autoload 0");
   assert.equal(first, "load 0");
   // setting autoload after load is refused with -EBUSY (wasi-libc numbering)
   assert.match(busy, /^autoload_after_load -\d+$/);
@@ -193,14 +195,17 @@ Deno.test("autoload off renames the section '?...'; attach skips it", () => {
   assert(names.includes("?fentry/do_unlinkat"), names.join(","));
   assert(names.includes("tp/sched/sched_process_exec"));
   assert(names.includes("tp/sched/sched_process_exit"));
+  // SEC("?...") turned on: its name loses the '?'
+  assert(names.includes("tp/syscalls/sys_enter_getppid"), names.join(","));
   assert.deepEqual(rec.attached, [
     ["handle_exec", ""],
     ["handle_exit", ""],
     ["handle_exit2", ""],
+    ["maybe_getppid", ""],
   ]);
   // DWARF is gone, everything libbpf reads is intact
   assert(!names.some((n) => n.startsWith(".debug_") && elf.section(n)!.size));
-  for (const keep of [".BTF", ".BTF.ext", ".symtab", ".maps", "license"]) {
+  for (const keep of [".BTF", ".symtab", ".maps", "license"]) {
     assert.deepEqual(
       elf.data(elf.section(keep)!),
       original.data(original.section(keep)!),
@@ -208,6 +213,15 @@ Deno.test("autoload off renames the section '?...'; attach skips it", () => {
     );
   }
   assert(rec.loaded!.length < original.bytes.length / 4);
+  // .BTF.ext names sections without the '?' of SEC("?..."), so libbpf
+  // finds the func info and CO-RE relocations of a program turned on
+  const ext = (e: ElfFile) =>
+    parseBtfExt(Btf.fromElf(e), e.data(e.section(".BTF.ext")!)).funcInfo;
+  assert.deepEqual(
+    ext(elf),
+    ext(original).map((f) => ({ ...f, section: f.section.replace(/^\?/, "") })),
+  );
+  assert(ext(original).some((f) => f.section.startsWith("?")));
 });
 
 Deno.test("libbpf honours the autoload choice in the loaded bytes", async () => {
@@ -244,6 +258,7 @@ int main(int argc, char **argv)
       "prog handle_exit tp/sched/sched_process_exit 1",
       "prog handle_exit2 tp/sched/sched_process_exit 1",
       "prog on_unlink fentry/do_unlinkat 0",
+      "prog maybe_getppid tp/syscalls/sys_enter_getppid 1",
       "rodata_map 1",
       "load 0",
     ]);

@@ -68,6 +68,7 @@ struct bpf_program_spec {
 	const char *section;
 	uint32_t sh_name_field;
 	uint32_t sh_name;
+	bool autoload; /* false for SEC("?...") programs */
 };
 
 struct bpf_global_spec {
@@ -435,7 +436,7 @@ static inline int bpf_object_skeleton__setup(
 		progs[i].name = prog_specs[i].name;
 		progs[i].section = prog_specs[i].section;
 		progs[i].attach_target = NULL;
-		progs[i].autoload = true;
+		progs[i].autoload = prog_specs[i].autoload;
 		progs[i].autoattach = true;
 		progs[i].obj = obj;
 		progs[i].sh_name_field = prog_specs[i].sh_name_field;

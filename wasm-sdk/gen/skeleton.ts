@@ -39,9 +39,11 @@ export function skeletonName(objectFile: string): string {
 export interface ProgramInfo {
   /** Function name (libbpf's program name). */
   name: string;
-  /** ELF section. */
+  /** ELF section, without the "?" of a SEC("?...") program. */
   section: string;
   sectionIndex: number;
+  /** False for a SEC("?...") program (libbpf: not loaded unless enabled). */
+  autoload: boolean;
 }
 
 /** A global-variable section (`.rodata`, `.data`, `.bss`, ...). */
@@ -91,7 +93,12 @@ export function inspectObject(file: string, bytes: Uint8Array): ObjectInfo {
     if (sym.type !== STT_FUNC || sym.bind === STB_LOCAL) continue;
     const s = secs[sym.shndx];
     if (!isExec(s) || s.name === ".text") continue;
-    programs.push({ name: sym.name, section: s.name, sectionIndex: s.index });
+    programs.push({
+      name: sym.name,
+      section: s.name.replace(/^\?/, ""),
+      sectionIndex: s.index,
+      autoload: !s.name.startsWith("?"),
+    });
   }
   programs.sort((a, b) =>
     a.sectionIndex - b.sectionIndex ||
@@ -199,7 +206,13 @@ export function rewriteObject(
   let strLen = shstr.size;
   const newName = new Map<number, number>();
   for (const idx of [...programSections].sort((a, b) => a - b)) {
-    const b = enc.encode(`?${elf.sections[idx].name}\0`);
+    const s = elf.sections[idx];
+    if (s.name.startsWith("?")) {
+      // SEC("?...") already has its '?': "on" points past it
+      newName.set(idx, s.nameOffset + 1);
+      continue;
+    }
+    const b = enc.encode(`?${s.name}\0`);
     newName.set(idx, strLen + 1);
     parts.push(b);
     strLen += b.length;
@@ -225,6 +238,11 @@ export function rewriteObject(
       cur += strtab.length;
     } else if (isDebug(s.name)) {
       place.push({ off: cur, size: 0 });
+    } else if (s.name === ".BTF.ext" && elf.section(".BTF")) {
+      cur = Math.ceil(cur / align) * align;
+      const data = btfExtWithoutQuestionMarks(elf, elf.data(s));
+      place.push({ off: cur, size: s.size, data });
+      cur += s.size;
     } else if (s.type === SHT_NOBITS) {
       cur = Math.ceil(cur / align) * align;
       place.push({ off: cur, size: s.size });
@@ -258,6 +276,45 @@ export function rewriteObject(
     sectionOffset.set(s.index, pl.off);
   }
   return { bytes: out, sectionOffset, shName };
+}
+
+/**
+ * .BTF.ext names the section of each record by a .BTF string. For a
+ * SEC("?...") section that string is "?...", which would no longer match
+ * the section's name once the guest turns autoload on (libbpf would then
+ * drop its func/line info and CO-RE relocations): point it past the '?'.
+ */
+function btfExtWithoutQuestionMarks(elf: ElfFile, ext: Uint8Array): Uint8Array {
+  const out = ext.slice();
+  if (out.length < 32) return out;
+  const btf = elf.data(elf.section(".BTF")!);
+  const bv = new DataView(btf.buffer, btf.byteOffset, btf.byteLength);
+  if (btf.length < 24 || bv.getUint16(0, true) !== 0xeb9f) return out;
+  const strBase = bv.getUint32(4, true) + bv.getUint32(16, true);
+  const v = new DataView(out.buffer);
+  const hdrLen = v.getUint32(4, true);
+  const parts: [number, number][] = [
+    [v.getUint32(8, true), v.getUint32(12, true)],
+    [v.getUint32(16, true), v.getUint32(20, true)],
+  ];
+  if (hdrLen >= 32) parts.push([v.getUint32(24, true), v.getUint32(28, true)]);
+  for (const [off, len] of parts) {
+    if (len === 0) continue;
+    let p = hdrLen + off;
+    const end = p + len;
+    if (end > out.length) return ext.slice();
+    const recSize = v.getUint32(p, true);
+    p += 4;
+    while (p + 8 <= end) {
+      const nameOff = v.getUint32(p, true);
+      const n = v.getUint32(p + 4, true);
+      if (btf[strBase + nameOff] === 0x3f /* '?' */) {
+        v.setUint32(p, nameOff + 1, true);
+      }
+      p += 8 + n * recSize;
+    }
+  }
+  return out;
 }
 
 function cString(s: string): string {
@@ -331,7 +388,7 @@ export function generateSkeleton(
     const sh = rw.shName.get(p.sectionIndex)!;
     return `\t\t{ ${cString(p.name)}, ${
       cString(p.section)
-    }, ${sh.field}, ${sh.value} },`;
+    }, ${sh.field}, ${sh.value}, ${p.autoload} },`;
   });
   const mapNames = info.maps.map((m) => `\t\t${cString(m.name)},`);
   const globSpecs = info.globals.map((g) =>

@@ -48,6 +48,10 @@ int main(void)
 	skel->bss->bss_total = 5000;
 	skel->bss->bss_inner.s = -7;
 	bpf_program__set_autoload(skel->progs.on_unlink, false);
+	/* SEC("?...") starts with autoload off */
+	printf("maybe_autoload %d\n",
+	       bpf_program__autoload(skel->progs.maybe_getppid));
+	bpf_program__set_autoload(skel->progs.maybe_getppid, true);
 	err = gen_basic_bpf__load(skel);
 	printf("load %d\n", err);
 	if (err)
