@@ -14,6 +14,10 @@
 #         build/wasm-sdk/assemblyscript/tests/errors.wasm
 #   wat   build/tests/guests/tinygo-wat/guest.wasm
 #
+# BPF objects go to obj/ next to each guest (scripts/build.ts, which
+# scripts/test.sh runs over examples/*/ and tests/guests/*/, writes its own
+# NAME.bpf.o and skeleton beside them; those are not used here).
+#
 # A part whose toolchain is missing is skipped with a message and exit
 # status 3 (other failures: 1). Prints each file it produced.
 set -euo pipefail
@@ -69,7 +73,7 @@ build_rust() {
   echo "$sdk/libwasm_bpf.rlib"
 
   local obj
-  obj=$(bpf_obj "$ROOT/examples/rust-bootstrap/rust-bootstrap.bpf.c" "$ex")
+  obj=$(bpf_obj "$ROOT/examples/rust-bootstrap/rust-bootstrap.bpf.c" "$ex/obj")
   echo "$obj"
   RUST_BOOTSTRAP_BPF_O="$obj" "$RUSTC" "${flags[@]}" --crate-name rust_bootstrap \
     --extern wasm_bpf="$sdk/libwasm_bpf.rlib" -L "$sdk" \
@@ -142,7 +146,7 @@ build_as() {
   fi
   local out="$B/examples/as-bootstrap" obj
   mkdir -p "$out"
-  obj=$(bpf_obj "$ROOT/examples/as-bootstrap/as-bootstrap.bpf.c" "$out")
+  obj=$(bpf_obj "$ROOT/examples/as-bootstrap/as-bootstrap.bpf.c" "$out/obj")
   echo "$obj"
   # the entry imports ./bpfobj/object (git-ignored)
   as_object "$obj" "$ROOT/examples/as-bootstrap/bpfobj"
@@ -164,7 +168,7 @@ build_wat() {
     return
   fi
   local out="$B/tests/guests/tinygo-wat" obj
-  obj=$(bpf_obj "$ROOT/tests/guests/tinygo-wat/probe.bpf.c" "$out")
+  obj=$(bpf_obj "$ROOT/tests/guests/tinygo-wat/probe.bpf.c" "$out/obj")
   echo "$obj"
   embed_object "$obj" "$ROOT/tests/guests/tinygo-wat/guest.wat" "$out/guest.gen.wat"
   wat2wasm "$out/guest.gen.wat" -o "$out/guest.wasm"
