@@ -13,7 +13,13 @@ import { Btf, parseBtfExt } from "../wasm-sdk/gen/btf.ts";
 import { ElfFile } from "../wasm-sdk/gen/elf.ts";
 import { generateSkeleton, skeletonName } from "../wasm-sdk/gen/skeleton.ts";
 import { buildGuest } from "./util.ts";
-import { run, runOk, runWasm } from "./guests/gen-common/helpers.ts";
+import {
+  compileBpf,
+  ROOT,
+  run,
+  runOk,
+  runWasm,
+} from "./guests/gen-common/helpers.ts";
 
 const dir = await buildGuest("tests/guests/gen-basic");
 const objPath = `${dir}/gen_basic.bpf.o`;
@@ -276,4 +282,82 @@ Deno.test("the skeleton build.ts wrote is generateSkeleton's output", () => {
   );
   assert.equal(skeletonName("/x/y/foo.bpf.o"), "foo_bpf");
   assert.equal(skeletonName("9lives.o"), "_9lives");
+});
+
+Deno.test("skeletons compile cleanly, together and for an empty object", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "gen_skel_cc_" });
+  try {
+    Deno.writeTextFileSync(
+      `${tmp}/empty.bpf.c`,
+      `#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+char LICENSE[] SEC("license") = "GPL";
+`,
+    );
+    const empty = await compileBpf(`${tmp}/empty.bpf.c`, `${tmp}/empty.bpf.o`);
+    Deno.writeTextFileSync(
+      `${tmp}/empty.skel.h`,
+      generateSkeleton("empty_bpf", Deno.readFileSync(empty), empty),
+    );
+    const extra = await buildGuest("tests/guests/gen-extra");
+    Deno.writeTextFileSync(
+      `${tmp}/all.c`,
+      `#include "libbpf-wasm.h"
+#include "gen_basic.skel.h"
+#include "gen_extra.skel.h"
+#include "empty.skel.h"
+#include "gen_basic.wasm.h"
+#include "gen_extra.wasm.h"
+int main(void)
+{
+	struct gen_basic_bpf *a = gen_basic_bpf__open();
+	struct gen_extra_bpf *b = gen_extra_bpf__open();
+	struct empty_bpf *c = empty_bpf__open();
+	int ok = a && b && c && a->rodata && b->rodata_cfg && b->data_custom &&
+		 b->maps.kconfig && b->progs.on_raw;
+	gen_basic_bpf__destroy(a);
+	gen_extra_bpf__destroy(b);
+	empty_bpf__destroy(c);
+	return ok ? 0 : 1;
+}
+`,
+    );
+    await runOk("clang", [
+      "--target=wasm32-wasi",
+      "-O2",
+      "-Wall",
+      "-Wextra",
+      "-Werror",
+      "-I",
+      `${ROOT}/wasm-sdk/c`,
+      "-I",
+      dir,
+      "-I",
+      extra,
+      "-I",
+      tmp,
+      "-Wl,--export-table",
+      `${tmp}/all.c`,
+      "-o",
+      `${tmp}/all.wasm`,
+    ]);
+    // opening needs no host call: the stand-ins are never reached
+    const r = await runWasm(`${tmp}/all.wasm`, () => ({
+      wasm_bpf: Object.fromEntries(
+        [
+          "wasm_load_bpf_object",
+          "wasm_close_bpf_object",
+          "wasm_attach_bpf_program",
+          "wasm_bpf_buffer_poll",
+          "wasm_bpf_map_fd_by_name",
+          "wasm_bpf_map_operate",
+        ].map((n) => [n, () => {
+          throw new Error(`${n} called`);
+        }]),
+      ),
+    }));
+    assert.equal(r.code, 0);
+  } finally {
+    Deno.removeSync(tmp, { recursive: true });
+  }
 });
