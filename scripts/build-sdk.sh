@@ -6,7 +6,7 @@
 #
 #   rust  build/wasm-sdk/rust/libwasm_bpf.rlib
 #         build/examples/rust-bootstrap/rust-bootstrap.wasm
-#         build/wasm-sdk/rust/tests/errors.wasm
+#         build/wasm-sdk/rust/tests/errors.wasm, batch.wasm
 #   go    build/examples/go-execve/go-execve.wasm
 #         build/examples/go-lsm/go-lsm.wasm
 #         build/wasm-sdk/go/tests/errors.wasm
@@ -86,6 +86,10 @@ build_rust() {
     --extern wasm_bpf="$sdk/libwasm_bpf.rlib" -L "$sdk" \
     "$ROOT/wasm-sdk/rust/tests/errors.rs" -o "$sdk/tests/errors.wasm"
   echo "$sdk/tests/errors.wasm"
+  ERRORS_BPF_O="$obj" "$RUSTC" "${flags[@]}" --crate-name batch \
+    --extern wasm_bpf="$sdk/libwasm_bpf.rlib" -L "$sdk" \
+    "$ROOT/wasm-sdk/rust/tests/batch.rs" -o "$sdk/tests/batch.wasm"
+  echo "$sdk/tests/batch.wasm"
 }
 
 build_go() {

@@ -205,3 +205,32 @@ Deno.test({
     await assertNoBpfLeaks(before);
   },
 });
+
+Deno.test({
+  name: "Rust SDK: batch polling through wasm_bpf_ext, with truncation",
+  ignore: !!missing,
+  async fn() {
+    await build();
+    const before = bpfSnapshot();
+    const tool = new Tool(`${ROOT}/build/wasm-sdk/rust/tests/batch.wasm`);
+    let res;
+    try {
+      await tool.waitFor(/^attached$/, 20_000);
+      for (let i = 0; i < 40 && !tool.lines.includes("done"); i++) {
+        await spawnAndWait("/bin/sh", ["-c", "echo $PPID >/dev/null"]);
+        await sleep(100);
+      }
+      res = await tool.wait(10_000);
+    } finally {
+      res ??= await tool.stop();
+    }
+    assert.equal(res.code, 0, `stdout:\n${res.stdout}\nstderr:\n${res.stderr}`);
+    assert.deepEqual(res.lines, [
+      "attached",
+      "small: size=24 copied=8 truncated=true",
+      "batch: size=24 copied=24",
+      "done",
+    ]);
+    await assertNoBpfLeaks(before);
+  },
+});

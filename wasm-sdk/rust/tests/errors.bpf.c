@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-/* A small object for the SDK's error-path and map tests: a hash map, an
- * array with a const global, a ring buffer fed by getppid(). */
+/* A small object for the Rust SDK's error-path, map and batch tests: a hash
+ * map, a const global, a ring buffer fed by getppid(). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
@@ -15,20 +15,27 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4096);
+	__uint(max_entries, 64 * 1024);
 } rb SEC(".maps");
+
+struct record {
+	u32 magic;
+	u32 pid;
+	char comm[16];
+};
 
 const volatile u32 magic = 0;
 
 SEC("tp/syscalls/sys_enter_getppid")
 int on_getppid(void *ctx)
 {
-	u32 *e = bpf_ringbuf_reserve(&rb, sizeof(*e) * 2, 0);
+	struct record *r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
 
-	if (!e)
+	if (!r)
 		return 0;
-	e[0] = magic;
-	e[1] = bpf_get_current_pid_tgid() >> 32;
-	bpf_ringbuf_submit(e, 0);
+	r->magic = magic;
+	r->pid = bpf_get_current_pid_tgid() >> 32;
+	bpf_get_current_comm(r->comm, sizeof(r->comm));
+	bpf_ringbuf_submit(r, 0);
 	return 0;
 }

@@ -1,0 +1,59 @@
+//! Batch polling (module wasm_bpf_ext) of the Rust SDK, run on the real host
+//! by tests/sdk_rust_test.ts with the errors.bpf.c object: a record cut
+//! short by a small buffer, then whole records. Needs a host with the
+//! extension.
+use wasm_bpf::{errno, ObjectFile, Plain, Record};
+
+static BPF_OBJECT: &[u8] = include_bytes!(env!("ERRORS_BPF_O"));
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Sample {
+    magic: u32,
+    pid: u32,
+}
+unsafe impl Plain for Sample {}
+
+fn main() {
+    let mut file = ObjectFile::new(BPF_OBJECT);
+    file.set_global("magic", &0xba7cu32).expect("set magic");
+    let obj = file.load().expect("load");
+    obj.attach("on_getppid").expect("attach");
+    println!("attached");
+    // 16 bytes: one 8-byte header and 8 of the record's 24 bytes
+    let mut small = obj.buffer_with_capacity("rb", 16).expect("rb");
+    let mut rb = obj.buffer_with_capacity("rb", 4096).expect("rb");
+    let (mut first, mut batch) = (false, false);
+    for _ in 0..100 {
+        let step = if !first {
+            small.poll_batch(100, |r: Record| {
+                if let Some(s) = r.read::<Sample>() {
+                    if s.magic == 0xba7c && !first {
+                        println!("small: size={} copied={} truncated={}", r.size, r.data.len(), r.truncated());
+                        first = true;
+                    }
+                }
+            })
+        } else {
+            rb.poll_batch(100, |r: Record| {
+                if let Some(s) = r.read::<Sample>() {
+                    if s.magic == 0xba7c && !batch {
+                        println!("batch: size={} copied={}", r.size, r.data.len());
+                        batch = true;
+                    }
+                }
+            })
+        };
+        match step {
+            Ok(_) if first && batch => break,
+            Ok(_) => {}
+            Err(e) if e.errno() == errno::EINTR => break,
+            Err(e) => {
+                println!("poll: err errno={} {}", e.errno(), e);
+                break;
+            }
+        }
+    }
+    obj.close().expect("close");
+    println!("done");
+}
