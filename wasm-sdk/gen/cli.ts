@@ -155,7 +155,14 @@ export async function main(args: string[]): Promise<number> {
       console.error(`gen: ${e.message}`);
       return 1;
     }
-    throw e;
+    // e.g. a malformed object nesting types deeper than the stack: still
+    // one line, not a stack trace
+    console.error(
+      `gen: internal error: ${
+        String((e as Error)?.message ?? e).split("\n")[0]
+      }`,
+    );
+    return 1;
   }
 }
 

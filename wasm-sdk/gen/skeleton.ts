@@ -167,6 +167,18 @@ export function inspectObject(file: string, bytes: Uint8Array): ObjectInfo {
   if (btf.datasec(".kconfig")) {
     maps.push({ name: ".kconfig", ident: "kconfig", internal: true });
   }
+  // struct_ops maps (libbpf creates them last): one per variable of .struct_ops / .struct_ops.link
+  for (const s of secs) {
+    if (s.name !== ".struct_ops" && s.name !== ".struct_ops.link") continue;
+    for (const sym of syms) {
+      if (
+        sym.shndx === s.index && sym.type === STT_OBJECT &&
+        sym.bind !== STB_LOCAL
+      ) {
+        maps.push({ name: sym.name, ident: sym.name, internal: false });
+      }
+    }
+  }
   const seen = new Map<string, string>();
   for (const m of maps) {
     const prev = seen.get(m.ident);

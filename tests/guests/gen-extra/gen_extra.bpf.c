@@ -4,6 +4,7 @@
 // section, and the layout shapes the types test checks.
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
 
 #define __tag(x) __attribute__((btf_decl_tag(x)))
 #define __ttag(x) __attribute__((btf_type_tag(x)))
@@ -88,5 +89,31 @@ int on_raw(void *ctx)
 {
 	return 0;
 }
+
+/* a struct_ops map (never loaded here: the object is only inspected) */
+SEC("struct_ops/ex_ssthresh")
+__u32 BPF_PROG(ex_ssthresh, struct sock *sk)
+{
+	return 2;
+}
+
+SEC("struct_ops/ex_undo_cwnd")
+__u32 BPF_PROG(ex_undo_cwnd, struct sock *sk)
+{
+	return 2;
+}
+
+SEC("struct_ops/ex_cong_avoid")
+void BPF_PROG(ex_cong_avoid, struct sock *sk, __u32 ack, __u32 acked)
+{
+}
+
+SEC(".struct_ops")
+struct tcp_congestion_ops ex_cc = {
+	.ssthresh = (void *)ex_ssthresh,
+	.undo_cwnd = (void *)ex_undo_cwnd,
+	.cong_avoid = (void *)ex_cong_avoid,
+	.name = "ex_cc",
+};
 
 char LICENSE[] SEC("license") = "GPL";
