@@ -181,3 +181,19 @@ export async function spawnAndWait(
 export function fields(line: string): string[] {
   return line.trim().split(/\s+/);
 }
+
+/**
+ * Asserts that a tool stopped by SIGINT exited with status 130 and printed
+ * no error of its own (lines starting with `name:`) on the way out.
+ */
+export function assertInterrupted(res: ToolResult, name: string): void {
+  if (res.code !== 130) {
+    throw new Error(
+      `${name}: exit status ${res.code} (signal ${res.signal}), expected 130 after SIGINT\n--- stderr:\n${res.stderr}`,
+    );
+  }
+  const own = res.stderr.split("\n").filter((l) => l.startsWith(`${name}:`));
+  if (own.length > 0) {
+    throw new Error(`${name} printed errors when stopped:\n${own.join("\n")}`);
+  }
+}

@@ -40,13 +40,6 @@ static int handle_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-/* The host answers Ctrl-C by making the poll return -EINTR once. ABI.md
- * numbers errors as Linux does (EINTR 4); wasi-libc's EINTR is 27. */
-static int interrupted(int err)
-{
-	return err == -EINTR || err == -4;
-}
-
 int main(int argc, char **argv)
 {
 	struct bpf_buffer *rb = NULL;
@@ -129,7 +122,7 @@ int main(int argc, char **argv)
 	       cfg.name);
 	for (;;) {
 		err = bpf_buffer__poll(rb, 100);
-		if (interrupted(err)) {
+		if (err == -EINTR) { /* Ctrl-C */
 			err = 0;
 			break;
 		}

@@ -5,7 +5,7 @@ import {
   buildGuest,
   runCli,
 } from "../../tests/util.ts";
-import { Tool } from "../tool_test_util.ts";
+import { assertInterrupted, Tool } from "../tool_test_util.ts";
 
 const REFUSED =
   /^lsm: the kernel refused to (load|attach) the BPF LSM program deny_rmdir \(lsm\/path_rmdir\): .*BPF LSM needs CONFIG_BPF_LSM=y/m;
@@ -88,7 +88,7 @@ async function denies(path: string, tmp: string, name: string) {
     );
   } finally {
     const res = await tool.stop();
-    assert.equal(res.code, 130, `exit code; stderr:\n${res.stderr}`);
+    assertInterrupted(res, "lsm");
   }
 }
 

@@ -5,7 +5,13 @@ import {
   buildGuest,
   runCli,
 } from "../../tests/util.ts";
-import { fields, sleep, spawnAndWait, Tool } from "../tool_test_util.ts";
+import {
+  assertInterrupted,
+  fields,
+  sleep,
+  spawnAndWait,
+  Tool,
+} from "../tool_test_util.ts";
 
 const wasm = async () =>
   `${await buildGuest("examples/opensnoop")}/opensnoop.wasm`;
@@ -57,7 +63,7 @@ Deno.test("opensnoop reports openat() with fd, errno, flags and path", async () 
     assert.equal(Number.parseInt(c[4], 8) & 0o1103, 0o1101, `flags ${c[4]}`);
   } finally {
     const res = await tool.stop();
-    assert.equal(res.code, 130, `exit code; stderr:\n${res.stderr}`);
+    assertInterrupted(res, "opensnoop");
     await Deno.remove(dir, { recursive: true });
   }
   await assertNoBpfLeaks(before);
@@ -95,7 +101,7 @@ Deno.test("opensnoop -p traces only that process", async () => {
     );
   } finally {
     const res = await tool.stop();
-    assert.equal(res.code, 130, `exit code; stderr:\n${res.stderr}`);
+    assertInterrupted(res, "opensnoop");
     await Deno.remove(dir, { recursive: true });
   }
   await assertNoBpfLeaks(before);

@@ -5,7 +5,7 @@ import {
   buildGuest,
   runCli,
 } from "../../tests/util.ts";
-import { fields, Tool } from "../tool_test_util.ts";
+import { assertInterrupted, fields, Tool } from "../tool_test_util.ts";
 
 const wasm = async () => `${await buildGuest("examples/sockops")}/sockops.wasm`;
 
@@ -81,7 +81,7 @@ Deno.test({
     await client.status;
     const res = await tool.stop();
     await Deno.remove(cgroup);
-    assert.equal(res.code, 130, `exit code; stderr:\n${res.stderr}`);
+    assertInterrupted(res, "sockops");
   }
   await assertNoBpfLeaks(before);
 });

@@ -64,13 +64,6 @@ static int valid_name(const char *s)
 	return s[0] && !strchr(s, ':');
 }
 
-/* The host answers Ctrl-C by making the poll return -EINTR once. ABI.md
- * numbers errors as Linux does (EINTR 4); wasi-libc's EINTR is 27. */
-static int interrupted(int err)
-{
-	return err == -EINTR || err == -4;
-}
-
 int main(int argc, char **argv)
 {
 	const char *binary = NULL;
@@ -184,7 +177,7 @@ int main(int argc, char **argv)
 	printf("%-8s %-7s %-16s %s\n", "TIME", "PID", "COMM", "CALL/RETURN");
 	for (;;) {
 		err = bpf_buffer__poll(rb, 100);
-		if (interrupted(err)) {
+		if (err == -EINTR) { /* Ctrl-C */
 			err = 0;
 			break;
 		}

@@ -5,7 +5,13 @@ import {
   buildGuest,
   runCli,
 } from "../../tests/util.ts";
-import { fields, sleep, spawnAndWait, Tool } from "../tool_test_util.ts";
+import {
+  assertInterrupted,
+  fields,
+  sleep,
+  spawnAndWait,
+  Tool,
+} from "../tool_test_util.ts";
 
 const wasm = async () => `${await buildGuest("examples/uprobe")}/uprobe.wasm`;
 
@@ -96,7 +102,7 @@ Deno.test({
   } finally {
     const res = await tool.stop();
     await Deno.remove(dir, { recursive: true });
-    assert.equal(res.code, 130, `exit code; stderr:\n${res.stderr}`);
+    assertInterrupted(res, "uprobe");
   }
   await assertNoBpfLeaks(before);
 });
@@ -150,7 +156,7 @@ Deno.test({
     await waiting.status;
     const res = await tool.stop();
     await Deno.remove(dir, { recursive: true });
-    assert.equal(res.code, 130, `exit code; stderr:\n${res.stderr}`);
+    assertInterrupted(res, "uprobe");
   }
   await assertNoBpfLeaks(before);
 });

@@ -6,7 +6,12 @@ import {
   buildGuest,
   runCli,
 } from "../../tests/util.ts";
-import { fields, spawnAndWait, Tool } from "../tool_test_util.ts";
+import {
+  assertInterrupted,
+  fields,
+  spawnAndWait,
+  Tool,
+} from "../tool_test_util.ts";
 
 const wasm = async () => `${await buildGuest("examples/xdp")}/xdp.wasm`;
 
@@ -69,7 +74,7 @@ Deno.test("xdp counts UDP datagrams and pings received on lo", async () => {
     assert(Number(fields(udp)[3]) >= 5 * 52, udp);
   } finally {
     const res = await tool.stop();
-    assert.equal(res.code, 130, `exit code; stderr:\n${res.stderr}`);
+    assertInterrupted(res, "xdp");
   }
   await assertNoBpfLeaks(before);
 });
