@@ -100,11 +100,14 @@ export function inspectObject(file: string, bytes: Uint8Array): ObjectInfo {
       autoload: !s.name.startsWith("?"),
     });
   }
-  programs.sort((a, b) =>
-    a.sectionIndex - b.sectionIndex ||
-    (syms.find((x) => x.name === a.name)!.value -
-      syms.find((x) => x.name === b.name)!.value)
+  // libbpf's order: by section, then by offset in it
+  const at = new Map(
+    syms.filter((x) => x.type === STT_FUNC && x.bind !== STB_LOCAL).map((
+      x,
+    ) => [`${x.shndx}/${x.name}`, x.value]),
   );
+  const pos = (p: ProgramInfo) => at.get(`${p.sectionIndex}/${p.name}`) ?? 0;
+  programs.sort((a, b) => a.sectionIndex - b.sectionIndex || pos(a) - pos(b));
 
   // BTF-defined maps: the variables of the .maps DATASEC
   const maps: MapInfo[] = [];
