@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { assertNoBpfLeaks, bpfSnapshot, ROOT, runCli } from "./util.ts";
 import {
+  assertInterrupted,
   fields,
   sleep,
   spawnAndWait,
@@ -74,7 +75,7 @@ Deno.test({
       assert.equal(line[5], "/bin/echo");
     } finally {
       const res = await tool.stop();
-      assert.equal(res.code, 130, `exit code; stderr:\n${res.stderr}`);
+      assertInterrupted(res, "go-execve");
     }
     await assertNoBpfLeaks(before);
   },
@@ -129,7 +130,7 @@ Deno.test({
         );
       } finally {
         const res = await tool.stop();
-        assert.equal(res.code, 130, `exit code; stderr:\n${res.stderr}`);
+        assertInterrupted(res, "go-lsm");
       }
     } else {
       console.log(

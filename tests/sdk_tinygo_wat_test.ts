@@ -76,6 +76,7 @@ Deno.test({
     } finally {
       const res = await tool.stop();
       assert.equal(res.code, 130, `exit code; stderr:\n${res.stderr}`);
+      assert.doesNotMatch(res.stderr, /error/, res.stderr);
     }
     await assertNoBpfLeaks(before);
   },
