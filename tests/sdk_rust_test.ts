@@ -228,6 +228,8 @@ Deno.test({
     assert.equal(res.code, 0, `stdout:\n${res.stdout}\nstderr:\n${res.stderr}`);
     assert.deepEqual(res.lines, [
       "attached",
+      "raw-short-buffer: -22",
+      "raw-bad-pointer: -14",
       "small: size=24 copied=8 truncated=true",
       "batch: size=24 copied=24",
       "done",

@@ -20,6 +20,13 @@ fn main() {
     let obj = file.load().expect("load");
     obj.attach("on_getppid").expect("attach");
     println!("attached");
+    // the extension's contract on bad arguments: errors, not traps
+    let fd = obj.map_fd("rb").expect("fd");
+    let mut tiny = [0u8; 8];
+    let r = unsafe { wasm_bpf::sys::wasm_bpf_buffer_poll_batch(obj.handle(), fd, tiny.as_mut_ptr(), 8, 0) };
+    println!("raw-short-buffer: {}", r);
+    let r = unsafe { wasm_bpf::sys::wasm_bpf_buffer_poll_batch(obj.handle(), fd, 0xffff_ff00usize as *mut u8, 4096, 0) };
+    println!("raw-bad-pointer: {}", r);
     // 16 bytes: one 8-byte header and 8 of the record's 24 bytes
     let mut small = obj.buffer_with_capacity("rb", 16).expect("rb");
     let mut rb = obj.buffer_with_capacity("rb", 4096).expect("rb");
