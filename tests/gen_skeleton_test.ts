@@ -127,6 +127,7 @@ async function runMocked() {
           assert.equal(h, 7n);
           assert.equal(fds[fd - 100], "events");
           rec.polls++;
+          if (_timeout === 0) return 0; // bpf_buffer__open starts the consumer
           // one struct gen_event: pid 42, ts 5, comm "mock", kind GEN_EXEC
           const ev = new Uint8Array(96);
           const v = new DataView(ev.buffer);
@@ -169,7 +170,7 @@ Deno.test("the guest runs its whole API through the skeleton", () => {
     "done",
   ]);
   assert.deepEqual(rec.closed, [7n]);
-  assert.equal(rec.polls, 1);
+  assert.equal(rec.polls, 2);
 });
 
 Deno.test("globals set before load are in the bytes the host loads", () => {

@@ -344,14 +344,15 @@ static inline int libbpf_wasm_sample(void *ctx, void *data, uint32_t size)
 }
 
 /* A consumer of a BPF_MAP_TYPE_RINGBUF or PERF_EVENT_ARRAY map of a loaded
- * object; records longer than max_record_size are cut to it. */
+ * object; records longer than max_record_size are cut to it. It starts
+ * consuming at once: fn may already run inside this call. */
 static inline struct bpf_buffer *bpf_buffer__open_sized(struct bpf_map *map,
 							bpf_buffer_sample_fn fn,
 							void *ctx,
 							size_t max_record_size)
 {
 	struct bpf_buffer *b;
-	int fd = bpf_map__fd(map);
+	int ret, fd = bpf_map__fd(map);
 	if (fd < 0)
 		return NULL;
 	if (!fn || max_record_size == 0 || max_record_size > INT32_MAX) {
@@ -374,6 +375,20 @@ static inline struct bpf_buffer *bpf_buffer__open_sized(struct bpf_map *map,
 	b->fn = fn;
 	b->ctx = ctx;
 	b->max_size = max_record_size;
+	/* The host creates the consumer on the first poll: start it now, as
+	 * libbpf's ring_buffer__new/perf_buffer__new do, so a perf buffer
+	 * loses nothing written between open and the first poll (records
+	 * already there are handed to fn right away). */
+	b->stop = 0;
+	ret = wasm_bpf_buffer_poll(b->handle, b->fd, libbpf_wasm_sample, b,
+				   b->data, (int)b->max_size, 0);
+	if (ret < 0 && !(b->stop && ret == b->stop)) {
+		ret = libbpf_wasm_host_err(ret);
+		free(b->data);
+		free(b);
+		errno = -ret;
+		return NULL;
+	}
 	return b;
 }
 

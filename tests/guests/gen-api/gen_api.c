@@ -63,6 +63,10 @@ int main(void)
 	err = bpf_buffer__poll(b, 25); /* the stand-in: Linux EINTR (4) */
 	printf("poll_eintr %d\n", err == -EINTR);
 	bpf_buffer__free(b);
+	/* the stand-in refuses a buffer on a hash map (Linux EINVAL) at open */
+	printf("buffer_wrong_map %d\n",
+	       bpf_buffer__open(skel->maps.kv, stop_at_second, NULL) == NULL &&
+		       errno == EINVAL);
 	printf("buffer_null %d\n",
 	       bpf_buffer__open(skel->maps.rb, NULL, NULL) == NULL &&
 		       errno == EINVAL);
