@@ -106,6 +106,9 @@ int main(int argc, char **argv)
 			wasm_bpf_strerror(err));
 		goto cleanup;
 	}
+	/* attached: from here on the ring buffer keeps every event */
+	printf("%-8s %-5s %-16s %-7s %-7s %s\n", "TIME", "EVENT", "COMM", "PID",
+	       "PPID", "FILENAME/EXIT CODE");
 	rb = bpf_buffer__open(skel->maps.rb, handle_event, NULL);
 	if (!rb) {
 		err = -errno;
@@ -114,8 +117,6 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 
-	printf("%-8s %-5s %-16s %-7s %-7s %s\n", "TIME", "EVENT", "COMM", "PID",
-	       "PPID", "FILENAME/EXIT CODE");
 	for (;;) {
 		err = bpf_buffer__poll(rb, 100);
 		if (err == -EINTR) { /* Ctrl-C */

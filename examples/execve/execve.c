@@ -21,6 +21,19 @@ static const char usage[] =
 	"\n"
 	"  -h      show this help\n";
 
+/* The header goes out once the perf buffer exists (events before it are
+ * lost), or before the first event if one is delivered while opening it. */
+static void print_header(void)
+{
+	static int printed;
+
+	if (printed)
+		return;
+	printed = 1;
+	printf("%-7s %-7s %-5s %-16s %s %s\n", "PID", "PPID", "UID", "COMM",
+	       "FILENAME", "ARGV0");
+}
+
 static int handle_event(void *ctx, void *data, size_t size)
 {
 	const struct event *e = data;
@@ -29,6 +42,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 		fprintf(stderr, "execve: short record (%zu bytes)\n", size);
 		return 0;
 	}
+	print_header();
 	printf("%-7u %-7u %-5u %-16s %s %s\n", e->pid, e->ppid, e->uid, e->comm,
 	       e->filename, e->argv0);
 	return 0;
@@ -78,8 +92,7 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 
-	printf("%-7s %-7s %-5s %-16s %s %s\n", "PID", "PPID", "UID", "COMM",
-	       "FILENAME", "ARGV0");
+	print_header();
 	for (;;) {
 		err = bpf_buffer__poll(pb, 100);
 		if (err == -EINTR) { /* Ctrl-C */

@@ -110,6 +110,9 @@ int main(int argc, char **argv)
 			wasm_bpf_strerror(err));
 		goto cleanup;
 	}
+	/* attached: from here on the ring buffer keeps every event */
+	printf("Denying rmdir of directories named '%s'; hit Ctrl-C to end.\n",
+	       cfg.name);
 	rb = bpf_buffer__open(skel->maps.events, handle_event, NULL);
 	if (!rb) {
 		err = -errno;
@@ -118,8 +121,6 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 
-	printf("Denying rmdir of directories named '%s'; hit Ctrl-C to end.\n",
-	       cfg.name);
 	for (;;) {
 		err = bpf_buffer__poll(rb, 100);
 		if (err == -EINTR) { /* Ctrl-C */

@@ -100,6 +100,9 @@ int main(int argc, char **argv)
 			wasm_bpf_strerror(err));
 		goto cleanup;
 	}
+	/* attached: from here on the ring buffer keeps every event */
+	printf("%-7s %-16s %4s %3s %-8s %s\n", "PID", "COMM", "FD", "ERR",
+	       "FLAGS", "PATH");
 	rb = bpf_buffer__open(skel->maps.events, handle_event, NULL);
 	if (!rb) {
 		err = -errno;
@@ -108,8 +111,6 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 
-	printf("%-7s %-16s %4s %3s %-8s %s\n", "PID", "COMM", "FD", "ERR",
-	       "FLAGS", "PATH");
 	for (;;) {
 		err = bpf_buffer__poll(rb, 100);
 		if (err == -EINTR) { /* Ctrl-C */

@@ -132,6 +132,9 @@ int main(int argc, char **argv)
 			iface, wasm_bpf_strerror(err));
 		goto cleanup;
 	}
+	/* attached: from here on the ring buffer keeps every event */
+	printf("%-8s %-6s %-21s    %-21s %-9s %s\n", "IFACE", "PROTO", "SOURCE",
+	       "DESTINATION", "TYPE", "LEN");
 	rb = bpf_buffer__open(skel->maps.rb, handle_event, NULL);
 	if (!rb) {
 		err = -errno;
@@ -140,8 +143,6 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 
-	printf("%-8s %-6s %-21s    %-21s %-9s %s\n", "IFACE", "PROTO", "SOURCE",
-	       "DESTINATION", "TYPE", "LEN");
 	for (;;) {
 		err = bpf_buffer__poll(rb, 100);
 		if (err == -EINTR) { /* Ctrl-C */

@@ -119,6 +119,9 @@ int main(int argc, char **argv)
 			cgroup, wasm_bpf_strerror(err));
 		goto cleanup;
 	}
+	/* attached: from here on the ring buffer keeps every event */
+	printf("%-8s %-7s %-4s %s -> %s\n", "TIME", "DIR", "FAM", "LOCAL",
+	       "REMOTE");
 	rb = bpf_buffer__open(skel->maps.events, handle_event, NULL);
 	if (!rb) {
 		err = -errno;
@@ -127,8 +130,6 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 
-	printf("%-8s %-7s %-4s %s -> %s\n", "TIME", "DIR", "FAM", "LOCAL",
-	       "REMOTE");
 	for (;;) {
 		err = bpf_buffer__poll(rb, 100);
 		if (err == -EINTR) { /* Ctrl-C */

@@ -166,6 +166,8 @@ int main(int argc, char **argv)
 			wasm_bpf_strerror(err));
 		goto cleanup;
 	}
+	/* attached: from here on the ring buffer keeps every event */
+	printf("%-8s %-7s %-16s %s\n", "TIME", "PID", "COMM", "CALL/RETURN");
 	rb = bpf_buffer__open(skel->maps.events, handle_event, NULL);
 	if (!rb) {
 		err = -errno;
@@ -174,7 +176,6 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 
-	printf("%-8s %-7s %-16s %s\n", "TIME", "PID", "COMM", "CALL/RETURN");
 	for (;;) {
 		err = bpf_buffer__poll(rb, 100);
 		if (err == -EINTR) { /* Ctrl-C */
