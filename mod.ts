@@ -1,6 +1,45 @@
 /**
- * wasm-bpf for Deno: run eBPF applications whose user-space half is
- * WebAssembly, inside Deno.
+ * wasm-bpf for Deno: run eBPF applications whose user space is
+ * WebAssembly, sandboxed and permission-scoped.
+ *
+ * As a command:
+ *
+ * ```sh
+ * deno run --allow-ffi --allow-read --allow-env mod.ts app.wasm [args...]
+ * ```
+ *
+ * As a library, either run a guest to completion:
+ *
+ * ```ts
+ * import { run } from "@wasm-bpf/run";
+ * const code = await run("bootstrap.wasm", { args: ["-d", "10"] });
+ * ```
+ *
+ * or add the wasi-bpf imports to any Wasm instance you create
+ * ({@link WasmBpfHost}), or use the eBPF layer directly ({@link BpfObject}).
  *
  * @module
  */
+export * from "./ffi/mod.ts";
+export {
+  Errno,
+  GuestInterrupted,
+  type HostOptions,
+  WasmBpfHost,
+} from "./host/host.ts";
+export { GuestFault, GuestMemory } from "./host/memory.ts";
+export {
+  parsePolicy,
+  type Policy,
+  PolicyDenied,
+  PROGRAM_KINDS,
+  type ProgramKind,
+  programKind,
+} from "./host/policy.ts";
+export { ExitCode, run, type RunOptions } from "./host/run.ts";
+export { main } from "./host/cli.ts";
+
+if (import.meta.main) {
+  const { main } = await import("./host/cli.ts");
+  Deno.exit(await main(Deno.args));
+}

@@ -1,0 +1,376 @@
+/**
+ * Readers of the two BPF event buffers, and the waiting that goes with
+ * them.
+ *
+ * - {@link RingBufReader} maps a `BPF_MAP_TYPE_RINGBUF` into memory and
+ *   walks its records in TypeScript: no native-to-JS callback per record.
+ * - {@link PerfBufReader} uses libbpf's perf buffer; records are copied out
+ *   of the per-CPU rings into a queue.
+ *
+ * Both deliver each record exactly once and in order. A handler that
+ * returns non-zero stops the batch: that record counts as delivered, the
+ * rest stay for the next call. An `accept` test can stop before a record
+ * without consuming it (used to fill fixed-size buffers).
+ *
+ * @module
+ */
+import { BpfError } from "./errors.ts";
+import type { BpfMap, BpfObject, Resource } from "./object.ts";
+import { MapType } from "./object.ts";
+import { addr, bpf, c, errno } from "./native.ts";
+
+/** Handles one record; non-zero stops the batch and is returned. */
+export type RecordHandler = (data: Uint8Array, size: number) => number;
+
+/** An eventfd that wakes waiters from another thread (or a signal handler). */
+export class WakeFd implements Resource {
+  #fd: number;
+  private constructor(fd: number) {
+    this.#fd = fd;
+  }
+  /** A new non-blocking eventfd. */
+  static create(): WakeFd {
+    const fd = c().eventfd(0, 0x800 | 0x80000); // EFD_NONBLOCK | EFD_CLOEXEC
+    if (fd < 0) throw new BpfError("cannot create an eventfd", errno());
+    return new WakeFd(fd);
+  }
+  /** The fd, to pass to a waiter on another thread. */
+  get fd(): number {
+    return this.#fd;
+  }
+  /** Makes the fd readable: every wait that includes it returns at once. */
+  wake(): void {
+    if (this.#fd >= 0) {
+      c().write(this.#fd, new Uint8Array(new BigUint64Array([1n]).buffer), 8);
+    }
+  }
+  close(): void {
+    if (this.#fd >= 0) c().close(this.#fd);
+    this.#fd = -1;
+  }
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** What {@link Waiter.wait} saw. */
+export type WaitResult = "ready" | "timeout" | "woken";
+
+/** An epoll set of one data fd and an optional wake fd. */
+export class Waiter implements Resource {
+  #epfd: number;
+  readonly #wakeFd: number;
+  readonly #events = new Uint8Array(12 * 2);
+  readonly #eventsView = new DataView(this.#events.buffer);
+  constructor(fd: number, wakeFd = -1) {
+    this.#wakeFd = wakeFd;
+    this.#epfd = c().epoll_create1(0x80000); // EPOLL_CLOEXEC
+    if (this.#epfd < 0) throw new BpfError("epoll_create1 failed", errno());
+    try {
+      this.#add(fd);
+      if (wakeFd >= 0) this.#add(wakeFd);
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+  }
+  #add(fd: number) {
+    // struct epoll_event { u32 events; u64 data } packed: 12 bytes
+    const ev = new Uint8Array(12);
+    const dv = new DataView(ev.buffer);
+    dv.setUint32(0, 0x001, true); // EPOLLIN
+    dv.setInt32(4, fd, true);
+    if (c().epoll_ctl(this.#epfd, 1, /* ADD */ fd, ev) < 0) {
+      throw new BpfError(`epoll_ctl(ADD, fd ${fd}) failed`, errno());
+    }
+  }
+  /** Waits up to `timeoutMs` (negative: forever) for data or a wake-up. */
+  wait(timeoutMs: number): WaitResult {
+    const n = c().epoll_wait(this.#epfd, this.#events, 2, timeoutMs);
+    if (n < 0) {
+      const e = errno();
+      if (e === 4) return "timeout"; // EINTR: let the caller look again
+      throw new BpfError("epoll_wait failed", e);
+    }
+    let ready = false;
+    for (let i = 0; i < n; i++) {
+      if (this.#eventsView.getInt32(i * 12 + 4, true) === this.#wakeFd) {
+        return "woken";
+      }
+      ready = true;
+    }
+    return ready ? "ready" : "timeout";
+  }
+  close(): void {
+    if (this.#epfd >= 0) c().close(this.#epfd);
+    this.#epfd = -1;
+  }
+}
+
+/** The shared interface of both readers. */
+export interface BufferReader extends Resource {
+  readonly map: BpfMap;
+  /** The fd to wait on for new records. */
+  readonly pollFd: number;
+  /** Whether a record is ready now. */
+  available(): boolean;
+  /**
+   * Hands ready records to `handler`, in order. Returns the handler's
+   * non-zero result if it stopped the batch, else the count handled.
+   * `accept(size)` false stops before that record, leaving it queued.
+   */
+  consume(handler: RecordHandler, accept?: (size: number) => boolean): number;
+  /** Records lost before they reached us (perf buffers report this). */
+  readonly lost: number;
+}
+
+const BUSY = 0x80000000;
+const DISCARD = 0x40000000;
+
+/** A ring buffer walked in TypeScript over its memory mapping. */
+export class RingBufReader implements BufferReader {
+  readonly map: BpfMap;
+  readonly lost = 0;
+  #consumerPtr: Deno.PointerObject | null;
+  #producerPtr: Deno.PointerObject | null;
+  #consumer: BigUint64Array | null;
+  #producer: BigUint64Array | null;
+  #data: Uint8Array | null;
+  #dataView: DataView | null;
+  readonly #mask: number;
+  readonly #page: number;
+  readonly #size: number;
+
+  constructor(map: BpfMap) {
+    if (map.type !== MapType.RINGBUF) {
+      throw new BpfError(`map '${map.name}' is not a ring buffer`, 22);
+    }
+    this.map = map;
+    this.#size = map.maxEntries;
+    this.#mask = this.#size - 1;
+    this.#page = c().getpagesize();
+    const fd = map.fd;
+    // consumer page: read-write; producer page + data twice: read-only
+    const cons = c().mmap(null, this.#page, 3, 1, fd, 0n);
+    if (!cons || addr(cons) === -1 || addr(cons) >= 2 ** 64 - 4096) {
+      throw new BpfError(`cannot map ring buffer '${map.name}'`, errno());
+    }
+    const prodLen = this.#page + 2 * this.#size;
+    const prod = c().mmap(null, prodLen, 1, 1, fd, BigInt(this.#page));
+    if (!prod || addr(prod) >= 2 ** 64 - 4096) {
+      const e = errno();
+      c().munmap(cons, this.#page);
+      throw new BpfError(`cannot map ring buffer '${map.name}'`, e);
+    }
+    this.#consumerPtr = cons;
+    this.#producerPtr = prod;
+    this.#consumer = new BigUint64Array(
+      Deno.UnsafePointerView.getArrayBuffer(cons, 8),
+    );
+    this.#producer = new BigUint64Array(
+      Deno.UnsafePointerView.getArrayBuffer(prod, 8),
+    );
+    const data = Deno.UnsafePointerView.getArrayBuffer(
+      prod,
+      2 * this.#size,
+      this.#page,
+    );
+    this.#data = new Uint8Array(data);
+    this.#dataView = new DataView(data);
+  }
+
+  get pollFd(): number {
+    return this.map.fd;
+  }
+
+  available(): boolean {
+    if (!this.#consumer) return false;
+    const cons = this.#consumer[0];
+    if (cons === this.#producer![0]) return false;
+    // the next record may still be reserved (busy)
+    const len = this.#dataView!.getUint32(
+      Number(cons & BigInt(this.#mask)),
+      true,
+    );
+    return (len & BUSY) === 0;
+  }
+
+  consume(handler: RecordHandler, accept?: (size: number) => boolean): number {
+    if (!this.#consumer) {
+      throw new BpfError(`ring buffer '${this.map.name}' is closed`, 9);
+    }
+    const consumer = this.#consumer;
+    const producer = this.#producer!;
+    const dv = this.#dataView!;
+    const data = this.#data!;
+    const mask = this.#mask;
+    let cons = Number(consumer[0]);
+    let count = 0;
+    try {
+      for (;;) {
+        const prod = Number(producer[0]);
+        if (cons >= prod) break;
+        while (cons < prod) {
+          const off = cons & mask;
+          const hdr = dv.getUint32(off, true);
+          if (hdr & BUSY) return count;
+          const len = hdr & ~(BUSY | DISCARD);
+          const next = cons + ((len + 8 + 7) & ~7);
+          if (hdr & DISCARD) {
+            cons = next;
+            continue;
+          }
+          if (accept && !accept(len)) return count;
+          cons = next; // delivered once, even if the handler throws
+          const r = handler(data.subarray(off + 8, off + 8 + len), len);
+          count++;
+          if (r !== 0) return r;
+        }
+      }
+      return count;
+    } finally {
+      if (this.#consumer) consumer[0] = BigInt(cons);
+    }
+  }
+
+  close(): void {
+    if (!this.#consumerPtr) return;
+    this.#consumer = this.#producer = null;
+    this.#data = null;
+    this.#dataView = null;
+    c().munmap(this.#consumerPtr, this.#page);
+    c().munmap(this.#producerPtr!, this.#page + 2 * this.#size);
+    this.#consumerPtr = this.#producerPtr = null;
+  }
+}
+
+const SAMPLE_DEF = {
+  parameters: ["pointer", "i32", "pointer", "u32"],
+  result: "void",
+} as const;
+const LOST_DEF = {
+  parameters: ["pointer", "i32", "u64"],
+  result: "void",
+} as const;
+
+/** A perf event array read through libbpf's perf buffer. */
+export class PerfBufReader implements BufferReader {
+  readonly map: BpfMap;
+  #pb: Deno.PointerObject | null;
+  #queue: Uint8Array[] = [];
+  #head = 0;
+  #lost = 0;
+  #sample: Deno.UnsafeCallback<typeof SAMPLE_DEF> | null;
+  #lostCb: Deno.UnsafeCallback<typeof LOST_DEF> | null;
+  readonly pollFd: number;
+
+  constructor(map: BpfMap, pageCount = 64) {
+    if (map.type !== MapType.PERF_EVENT_ARRAY) {
+      throw new BpfError(`map '${map.name}' is not a perf event array`, 22);
+    }
+    this.map = map;
+    this.#sample = new Deno.UnsafeCallback(
+      SAMPLE_DEF,
+      (_ctx, _cpu, data, size) => {
+        this.#queue.push(
+          data
+            ? new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(data, size))
+              .slice()
+            : new Uint8Array(0),
+        );
+      },
+    );
+    this.#lostCb = new Deno.UnsafeCallback(LOST_DEF, (_ctx, _cpu, n) => {
+      this.#lost += Number(n);
+    });
+    this.#sample.unref();
+    this.#lostCb.unref();
+    const pb = bpf().perf_buffer__new(
+      map.fd,
+      pageCount,
+      this.#sample.pointer,
+      this.#lostCb.pointer,
+      null,
+      null,
+    );
+    if (!pb) {
+      const e = errno();
+      this.#closeCallbacks();
+      throw new BpfError(`cannot open perf buffer '${map.name}'`, e);
+    }
+    this.#pb = pb;
+    this.pollFd = bpf().perf_buffer__epoll_fd(pb);
+  }
+
+  get lost(): number {
+    return this.#lost;
+  }
+
+  #fill() {
+    if (this.#head >= this.#queue.length && this.#pb) {
+      this.#queue.length = 0;
+      this.#head = 0;
+      const err = bpf().perf_buffer__consume(this.#pb);
+      if (err < 0 && err !== -4) {
+        throw new BpfError(
+          `reading perf buffer '${this.map.name}' failed`,
+          -err,
+        );
+      }
+    }
+  }
+
+  available(): boolean {
+    this.#fill();
+    return this.#head < this.#queue.length;
+  }
+
+  consume(handler: RecordHandler, accept?: (size: number) => boolean): number {
+    if (!this.#pb) {
+      throw new BpfError(`perf buffer '${this.map.name}' is closed`, 9);
+    }
+    let count = 0;
+    for (;;) {
+      this.#fill();
+      if (this.#head >= this.#queue.length) return count;
+      const rec = this.#queue[this.#head];
+      if (accept && !accept(rec.length)) return count;
+      this.#head++;
+      const r = handler(rec, rec.length);
+      count++;
+      if (r !== 0) return r;
+    }
+  }
+
+  #closeCallbacks() {
+    this.#sample?.close();
+    this.#lostCb?.close();
+    this.#sample = this.#lostCb = null;
+  }
+
+  close(): void {
+    if (this.#pb) bpf().perf_buffer__free(this.#pb);
+    this.#pb = null;
+    this.#closeCallbacks();
+    this.#queue = [];
+  }
+}
+
+/**
+ * A reader for `map` (ring buffer or perf event array), owned by `obj`:
+ * closed when the object closes.
+ */
+export function openBufferReader(obj: BpfObject, map: BpfMap): BufferReader {
+  let reader: BufferReader;
+  if (map.type === MapType.RINGBUF) reader = new RingBufReader(map);
+  else if (map.type === MapType.PERF_EVENT_ARRAY) {
+    reader = new PerfBufReader(map);
+  } else {
+    throw new BpfError(
+      `map '${map.name}' is neither a ring buffer nor a perf event array (type ${map.type})`,
+      22,
+    );
+  }
+  obj.own(reader);
+  return reader;
+}

@@ -1,0 +1,29 @@
+/**
+ * The eBPF layer over libbpf (through `Deno.dlopen`), independent of Wasm.
+ *
+ * @module
+ */
+export { closeFds, LibraryLoadError } from "./native.ts";
+export { BpfError, errnoName, errnoText } from "./errors.ts";
+export type { LibbpfLogger } from "./log.ts";
+export {
+  BpfMap,
+  BpfObject,
+  Link,
+  MapType,
+  numPossibleCpus,
+  type OpenOptions,
+  Program,
+  type Resource,
+  UpdateFlags,
+} from "./object.ts";
+export {
+  type BufferReader,
+  openBufferReader,
+  PerfBufReader,
+  type RecordHandler,
+  RingBufReader,
+  Waiter,
+  type WaitResult,
+  WakeFd,
+} from "./buffers.ts";

@@ -1,0 +1,226 @@
+/**
+ * The native libraries behind the eBPF layer, opened lazily with
+ * `Deno.dlopen`: libbpf (`libbpf.so.1`) and libc (`libc.so.6`).
+ *
+ * Set `WASM_BPF_LIBBPF` or `WASM_BPF_LIBC` to load another file. Pointers
+ * are passed as `usize` numbers where the caller already has an address, so
+ * the hot paths allocate no pointer objects.
+ *
+ * @module
+ */
+
+/** The library could not be opened: says which file and how to install it. */
+export class LibraryLoadError extends Error {
+  constructor(
+    readonly library: string,
+    override readonly cause: unknown,
+    hint: string,
+  ) {
+    super(
+      `cannot load ${library}: ${
+        cause instanceof Error ? cause.message : String(cause)
+      }\n  ${hint}`,
+    );
+    this.name = "LibraryLoadError";
+  }
+}
+
+const LIBBPF_SYMBOLS = {
+  libbpf_set_print: { parameters: ["function"], result: "pointer" },
+  libbpf_num_possible_cpus: { parameters: [], result: "i32" },
+  bpf_object__open_mem: {
+    parameters: ["buffer", "usize", "buffer"],
+    result: "pointer",
+  },
+  bpf_object__load: { parameters: ["pointer"], result: "i32" },
+  bpf_object__close: { parameters: ["pointer"], result: "void" },
+  bpf_object__next_program: {
+    parameters: ["pointer", "pointer"],
+    result: "pointer",
+  },
+  bpf_object__next_map: {
+    parameters: ["pointer", "pointer"],
+    result: "pointer",
+  },
+  bpf_program__name: { parameters: ["pointer"], result: "pointer" },
+  bpf_program__section_name: { parameters: ["pointer"], result: "pointer" },
+  bpf_program__fd: { parameters: ["pointer"], result: "i32" },
+  bpf_program__type: { parameters: ["pointer"], result: "i32" },
+  bpf_program__autoload: { parameters: ["pointer"], result: "bool" },
+  bpf_program__set_autoload: {
+    parameters: ["pointer", "bool"],
+    result: "i32",
+  },
+  bpf_program__attach: { parameters: ["pointer"], result: "pointer" },
+  bpf_program__attach_cgroup: {
+    parameters: ["pointer", "i32"],
+    result: "pointer",
+  },
+  bpf_program__attach_xdp: {
+    parameters: ["pointer", "i32"],
+    result: "pointer",
+  },
+  bpf_program__attach_uprobe_opts: {
+    parameters: ["pointer", "i32", "buffer", "usize", "buffer"],
+    result: "pointer",
+  },
+  bpf_link__destroy: { parameters: ["pointer"], result: "i32" },
+  bpf_link__fd: { parameters: ["pointer"], result: "i32" },
+  bpf_link_create: {
+    parameters: ["i32", "i32", "i32", "pointer"],
+    result: "i32",
+  },
+  bpf_map__name: { parameters: ["pointer"], result: "pointer" },
+  bpf_map__fd: { parameters: ["pointer"], result: "i32" },
+  bpf_map__type: { parameters: ["pointer"], result: "i32" },
+  bpf_map__key_size: { parameters: ["pointer"], result: "u32" },
+  bpf_map__value_size: { parameters: ["pointer"], result: "u32" },
+  bpf_map__max_entries: { parameters: ["pointer"], result: "u32" },
+  bpf_map_lookup_elem_flags: {
+    parameters: ["i32", "usize", "usize", "u64"],
+    result: "i32",
+  },
+  bpf_map_update_elem: {
+    parameters: ["i32", "usize", "usize", "u64"],
+    result: "i32",
+  },
+  bpf_map_delete_elem_flags: {
+    parameters: ["i32", "usize", "u64"],
+    result: "i32",
+  },
+  bpf_map_get_next_key: {
+    parameters: ["i32", "usize", "usize"],
+    result: "i32",
+  },
+  perf_buffer__new: {
+    parameters: ["i32", "usize", "function", "function", "pointer", "pointer"],
+    result: "pointer",
+  },
+  perf_buffer__consume: { parameters: ["pointer"], result: "i32" },
+  perf_buffer__epoll_fd: { parameters: ["pointer"], result: "i32" },
+  perf_buffer__free: { parameters: ["pointer"], result: "void" },
+} as const;
+
+const LIBC_SYMBOLS = {
+  __errno_location: { parameters: [], result: "pointer" },
+  vsnprintf: {
+    parameters: ["buffer", "usize", "pointer", "pointer"],
+    result: "i32",
+  },
+  close: { parameters: ["i32"], result: "i32" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  mmap: {
+    parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"],
+    result: "pointer",
+  },
+  munmap: { parameters: ["pointer", "usize"], result: "i32" },
+  epoll_create1: { parameters: ["i32"], result: "i32" },
+  epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
+  epoll_wait: {
+    parameters: ["i32", "buffer", "i32", "i32"],
+    result: "i32",
+  },
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  setsockopt: {
+    parameters: ["i32", "i32", "i32", "buffer", "u32"],
+    result: "i32",
+  },
+  if_nametoindex: { parameters: ["buffer"], result: "u32" },
+  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
+  getpagesize: { parameters: [], result: "i32" },
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  geteuid: { parameters: [], result: "u32" },
+} as const;
+
+// Deno accepts a number where a 64-bit integer is expected (addresses and
+// sizes fit in 53 bits), which saves a BigInt per call on hot paths.
+type Loosen<F> = F extends (...args: infer A) => infer R ? (
+    ...args: { [K in keyof A]: A[K] extends bigint ? number | bigint : A[K] }
+  ) => R
+  : F;
+type Loose<T> = { [K in keyof T]: Loosen<T[K]> };
+type Libbpf = Loose<Deno.DynamicLibrary<typeof LIBBPF_SYMBOLS>["symbols"]>;
+type Libc = Loose<Deno.DynamicLibrary<typeof LIBC_SYMBOLS>["symbols"]>;
+
+let libbpf: Libbpf | undefined;
+let libc: Libc | undefined;
+
+function envPath(name: string, fallback: string): string {
+  try {
+    return Deno.env.get(name) || fallback;
+  } catch {
+    // --allow-env not granted: the default path
+    return fallback;
+  }
+}
+
+/** libbpf's symbols, opening the library on first use. */
+export function bpf(): Libbpf {
+  if (!libbpf) {
+    const path = envPath("WASM_BPF_LIBBPF", "libbpf.so.1");
+    try {
+      libbpf = Deno.dlopen(path, LIBBPF_SYMBOLS).symbols as Libbpf;
+    } catch (e) {
+      throw new LibraryLoadError(
+        path,
+        e,
+        e instanceof Deno.errors.NotCapable || String(e).includes("--allow-ffi")
+          ? "run deno with --allow-ffi"
+          : "install it with 'apt-get install libbpf1' (Debian/Ubuntu), or point WASM_BPF_LIBBPF at a libbpf.so.1 (version 1.x)",
+      );
+    }
+  }
+  return libbpf;
+}
+
+/** libc's symbols, opening the library on first use. */
+export function c(): Libc {
+  if (!libc) {
+    const path = envPath("WASM_BPF_LIBC", "libc.so.6");
+    try {
+      libc = Deno.dlopen(path, LIBC_SYMBOLS).symbols as Libc;
+    } catch (e) {
+      throw new LibraryLoadError(
+        path,
+        e,
+        "run deno with --allow-ffi; set WASM_BPF_LIBC to the C library's path if it is not libc.so.6",
+      );
+    }
+  }
+  return libc;
+}
+
+let errnoView: Deno.UnsafePointerView | undefined;
+
+/** The calling thread's errno, read right after a failed libc/libbpf call. */
+export function errno(): number {
+  if (!errnoView) {
+    errnoView = new Deno.UnsafePointerView(c().__errno_location()!);
+  }
+  return errnoView.getInt32();
+}
+
+const encoder = new TextEncoder();
+
+/** A NUL-terminated copy of `s` for passing as a C string. */
+export function cstr(s: string): Uint8Array<ArrayBuffer> {
+  return encoder.encode(s + "\0") as Uint8Array<ArrayBuffer>;
+}
+
+/** The C string at `p`, or "" for NULL. */
+export function readCString(p: Deno.PointerValue): string {
+  return p ? Deno.UnsafePointerView.getCString(p) : "";
+}
+
+/** The address of a pointer value as a number (0 for NULL). */
+export function addr(p: Deno.PointerValue): number {
+  return p ? Number(Deno.UnsafePointer.value(p)) : 0;
+}
+
+/** Closes raw fds (kernel objects a dead thread left behind). */
+export function closeFds(fds: Iterable<number>): void {
+  for (const fd of fds) if (fd >= 0) c().close(fd);
+}

@@ -1,0 +1,631 @@
+/**
+ * A TypeScript layer over libbpf: BPF objects, their programs and maps,
+ * and the links that attach programs. Every resource is released by
+ * `close()` (or `using`), and an object's `close()` releases everything it
+ * owns, links and buffer readers included.
+ *
+ * ```ts
+ * using obj = BpfObject.openFile("bootstrap.bpf.o");
+ * obj.load();
+ * obj.program("handle_exec").attach();
+ * const counts = obj.map("counts");
+ * ```
+ *
+ * @module
+ */
+import { BpfError } from "./errors.ts";
+import { type LibbpfLogger, withLibbpfLog } from "./log.ts";
+import { addr, bpf, c, cstr, errno, readCString } from "./native.ts";
+
+/** BPF map types this layer gives special meaning to. */
+export const MapType = {
+  HASH: 1,
+  ARRAY: 2,
+  PERF_EVENT_ARRAY: 4,
+  PERCPU_HASH: 5,
+  PERCPU_ARRAY: 6,
+  LRU_PERCPU_HASH: 10,
+  PERCPU_CGROUP_STORAGE: 21,
+  RINGBUF: 27,
+} as const;
+
+const PERCPU_TYPES: ReadonlySet<number> = new Set([
+  MapType.PERCPU_HASH,
+  MapType.PERCPU_ARRAY,
+  MapType.LRU_PERCPU_HASH,
+  MapType.PERCPU_CGROUP_STORAGE,
+]);
+
+/** `BPF_ANY`, `BPF_NOEXIST`, `BPF_EXIST`: update flags. */
+export const UpdateFlags = { ANY: 0, NOEXIST: 1, EXIST: 2 } as const;
+
+let possibleCpus = 0;
+/** The number of possible CPUs (the slot count of per-CPU map values). */
+export function numPossibleCpus(): number {
+  if (!possibleCpus) {
+    const n = bpf().libbpf_num_possible_cpus();
+    if (n <= 0) throw new BpfError("cannot count possible CPUs", -n);
+    possibleCpus = n;
+  }
+  return possibleCpus;
+}
+
+/** Options for opening an object. */
+export interface OpenOptions {
+  /** Object name (libbpf prefixes internal map names with it). */
+  name?: string;
+  /** Where libbpf's log lines go (level 0 warn, 1 info, 2 debug). */
+  logger?: LibbpfLogger;
+}
+
+/** Something that must be released with the object. */
+export interface Resource {
+  close(): void;
+}
+
+/** An attachment of a program; closing it detaches the program. */
+export class Link implements Resource {
+  #close: (() => void) | undefined;
+  /** What was attached where, for messages: `prog 'x' → lo`. */
+  readonly description: string;
+  /** The fd that keeps the attachment alive (a link or socket fd). */
+  readonly fd: number;
+  constructor(description: string, fd: number, close: () => void) {
+    this.description = description;
+    this.fd = fd;
+    this.#close = close;
+  }
+  /** Whether the link is still attached. */
+  get closed(): boolean {
+    return !this.#close;
+  }
+  /** Detaches; closing twice is harmless. */
+  close(): void {
+    const f = this.#close;
+    this.#close = undefined;
+    f?.();
+  }
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** A program of a {@link BpfObject}. */
+export class Program {
+  readonly #obj: BpfObject;
+  readonly #ptr: Deno.PointerObject;
+  /** The program's function name. */
+  readonly name: string;
+  /** Its ELF section, e.g. `tp/sched/sched_process_exec`. */
+  readonly section: string;
+  /** @internal */
+  constructor(obj: BpfObject, ptr: Deno.PointerObject) {
+    this.#obj = obj;
+    this.#ptr = ptr;
+    this.name = readCString(bpf().bpf_program__name(ptr));
+    this.section = readCString(bpf().bpf_program__section_name(ptr));
+  }
+  /** The kernel's fd of the loaded program (negative before load). */
+  get fd(): number {
+    this.#obj.assertOpen();
+    return bpf().bpf_program__fd(this.#ptr);
+  }
+  /** The program type (`enum bpf_prog_type`). */
+  get type(): number {
+    this.#obj.assertOpen();
+    return bpf().bpf_program__type(this.#ptr);
+  }
+  /** Whether load() loads it. Settable before load. */
+  get autoload(): boolean {
+    this.#obj.assertOpen();
+    return bpf().bpf_program__autoload(this.#ptr);
+  }
+  set autoload(on: boolean) {
+    this.#obj.assertOpen();
+    const err = bpf().bpf_program__set_autoload(this.#ptr, on);
+    if (err) {
+      throw new BpfError(`cannot set autoload of program '${this.name}'`, err);
+    }
+  }
+
+  /**
+   * Attaches the program. Without a target, by its section (as libbpf's
+   * auto-attach). With one, the target is read by section:
+   * - `sockops`, `cgroup*`: a cgroup v2 directory;
+   * - `xdp`: an interface name;
+   * - `socket`: an interface name (a raw packet socket is opened, bound to
+   *   it and kept as the link);
+   * - `tc`/`tcx`/`classifier`: `ifname[:ingress|egress]` (tcx links);
+   * - `uprobe*`/`uretprobe*`: `binary:function[:pid]`.
+   * The link is also owned by the object and closed with it.
+   */
+  attach(target = "", logger?: LibbpfLogger): Link {
+    this.#obj.assertOpen();
+    if (this.fd < 0) {
+      throw new BpfError(
+        `cannot attach program '${this.name}': it is not loaded`,
+        22,
+      );
+    }
+    const link = withLibbpfLog(logger, () => this.#attach(target)).value;
+    this.#obj.own(link);
+    return link;
+  }
+
+  #what(target: string): string {
+    return `program '${this.name}' (section '${this.section}')${
+      target ? ` to '${target}'` : ""
+    }`;
+  }
+
+  #fail(target: string, err: number, why = ""): never {
+    throw new BpfError(
+      `cannot attach ${this.#what(target)}${why ? `: ${why}` : ""}`,
+      err,
+    );
+  }
+
+  #libbpfLink(
+    target: string,
+    ptr: Deno.PointerValue,
+  ): Link {
+    if (!ptr) this.#fail(target, errno());
+    const fd = bpf().bpf_link__fd(ptr);
+    return new Link(`${this.name} → ${target || this.section}`, fd, () => {
+      bpf().bpf_link__destroy(ptr);
+    });
+  }
+
+  #ifindex(target: string, ifname: string): number {
+    const idx = c().if_nametoindex(cstr(ifname));
+    if (!idx) this.#fail(target, 19, `no network interface '${ifname}'`);
+    return idx;
+  }
+
+  #attach(target: string): Link {
+    const sec = this.section.replace(/^\?/, "");
+    const kind = sec.split(/[/.]/)[0];
+    const needs = (what: string) =>
+      this.#fail(target, 22, `this section needs a target: ${what}`);
+    if (kind === "sockops" || kind.startsWith("cgroup")) {
+      if (!target) needs("a cgroup v2 directory");
+      const fd = c().open(cstr(target), 0x10000, /* O_DIRECTORY */ 0);
+      if (fd < 0) {
+        this.#fail(target, errno(), "cannot open the cgroup directory");
+      }
+      try {
+        return this.#libbpfLink(
+          target,
+          bpf().bpf_program__attach_cgroup(this.#ptr, fd),
+        );
+      } finally {
+        c().close(fd);
+      }
+    }
+    if (kind === "xdp") {
+      if (!target) needs("an interface name");
+      return this.#libbpfLink(
+        target,
+        bpf().bpf_program__attach_xdp(this.#ptr, this.#ifindex(target, target)),
+      );
+    }
+    if (kind === "socket") {
+      if (!target) needs("an interface name");
+      return this.#attachSocket(target);
+    }
+    if (kind === "tc" || kind === "tcx" || kind === "classifier") {
+      if (!target) needs("'ifname:ingress' or 'ifname:egress'");
+      const [ifname, dir = "ingress"] = target.split(":");
+      if (dir !== "ingress" && dir !== "egress") {
+        this.#fail(
+          target,
+          22,
+          `direction must be 'ingress' or 'egress', not '${dir}'`,
+        );
+      }
+      const ifindex = this.#ifindex(target, ifname);
+      const type = dir === "ingress" ? 46 : 47; // BPF_TCX_INGRESS/EGRESS
+      const fd = bpf().bpf_link_create(this.fd, ifindex, type, null);
+      if (fd < 0) this.#fail(target, -fd);
+      return new Link(`${this.name} → ${target}`, fd, () => c().close(fd));
+    }
+    if ((kind === "uprobe" || kind === "uretprobe") && target) {
+      const m = /^([^:]+):([^:]+)(?::(-?\d+))?$/.exec(target);
+      if (!m) this.#fail(target, 22, "expected 'binary:function[:pid]'");
+      const [, binary, func, pid] = m;
+      const opts = new Uint8Array(40);
+      const dv = new DataView(opts.buffer);
+      const funcName = cstr(func);
+      dv.setBigUint64(0, 40n, true); // sz
+      dv.setUint8(24, kind === "uretprobe" ? 1 : 0); // retprobe
+      dv.setBigUint64(32, BigInt(addr(Deno.UnsafePointer.of(funcName))), true);
+      const ptr = bpf().bpf_program__attach_uprobe_opts(
+        this.#ptr,
+        pid === undefined ? -1 : Number(pid),
+        cstr(binary),
+        0,
+        opts,
+      );
+      void funcName; // kept alive through the call
+      return this.#libbpfLink(target, ptr);
+    }
+    if (target) {
+      this.#fail(target, 22, "this section takes no attach target");
+    }
+    return this.#libbpfLink(target, bpf().bpf_program__attach(this.#ptr));
+  }
+
+  #attachSocket(ifname: string): Link {
+    const ifindex = this.#ifindex(ifname, ifname);
+    // AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ALL)
+    const fd = c().socket(17, 3 | 0x800 | 0x80000, 0x0300);
+    if (fd < 0) this.#fail(ifname, errno(), "cannot open a packet socket");
+    try {
+      const sll = new Uint8Array(20);
+      const dv = new DataView(sll.buffer);
+      dv.setUint16(0, 17, true); // sll_family
+      dv.setUint16(2, 0x0003, false); // sll_protocol, network order
+      dv.setInt32(4, ifindex, true); // sll_ifindex
+      if (c().bind(fd, sll, 20) < 0) {
+        this.#fail(ifname, errno(), "cannot bind the packet socket");
+      }
+      const progFd = new Int32Array([this.fd]);
+      // SOL_SOCKET, SO_ATTACH_BPF
+      if (c().setsockopt(fd, 1, 50, new Uint8Array(progFd.buffer), 4) < 0) {
+        this.#fail(ifname, errno());
+      }
+    } catch (e) {
+      c().close(fd);
+      throw e;
+    }
+    return new Link(`${this.name} → ${ifname}`, fd, () => c().close(fd));
+  }
+}
+
+/** A map of a {@link BpfObject}. Raw operations return 0 or -errno. */
+export class BpfMap {
+  readonly #obj: BpfObject;
+  /** The map's name (internal maps: `.rodata`, `.bss`, ... as in ELF). */
+  readonly name: string;
+  /** libbpf's name (internal maps carry the object name prefix). */
+  readonly libbpfName: string;
+  /** `enum bpf_map_type`. */
+  readonly type: number;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly maxEntries: number;
+  #fd = -1;
+  /** @internal */
+  readonly ptr: Deno.PointerObject;
+  /** @internal */
+  constructor(obj: BpfObject, ptr: Deno.PointerObject, realName: string) {
+    this.#obj = obj;
+    this.ptr = ptr;
+    this.libbpfName = readCString(bpf().bpf_map__name(ptr));
+    this.name = realName;
+    this.type = bpf().bpf_map__type(ptr);
+    this.keySize = bpf().bpf_map__key_size(ptr);
+    this.valueSize = bpf().bpf_map__value_size(ptr);
+    this.maxEntries = bpf().bpf_map__max_entries(ptr);
+  }
+  /** The map's fd (valid after load). */
+  get fd(): number {
+    this.#obj.assertOpen();
+    if (this.#fd < 0) this.#fd = bpf().bpf_map__fd(this.ptr);
+    return this.#fd;
+  }
+  /** Whether values are per-CPU (one 8-byte-aligned slot per CPU). */
+  get perCpu(): boolean {
+    return PERCPU_TYPES.has(this.type);
+  }
+  /** Size of the buffer a lookup writes: per-CPU maps need a slot per CPU. */
+  get valueBufferSize(): number {
+    return this.perCpu
+      ? Math.ceil(this.valueSize / 8) * 8 * numPossibleCpus()
+      : this.valueSize;
+  }
+
+  /** Lookup at raw addresses; 0 or -errno. */
+  lookupRaw(key: number, value: number, flags = 0): number {
+    return bpf().bpf_map_lookup_elem_flags(this.fd, key, value, flags) || 0;
+  }
+  /** Update at raw addresses; 0 or -errno. */
+  updateRaw(key: number, value: number, flags = 0): number {
+    return bpf().bpf_map_update_elem(this.fd, key, value, flags) || 0;
+  }
+  /** Delete at a raw address; 0 or -errno. */
+  deleteRaw(key: number, flags = 0): number {
+    return bpf().bpf_map_delete_elem_flags(this.fd, key, flags) || 0;
+  }
+  /** Next key at raw addresses (key 0: the first); 0, -ENOENT at the end. */
+  nextKeyRaw(key: number, next: number): number {
+    return bpf().bpf_map_get_next_key(this.fd, key, next) || 0;
+  }
+
+  #check(what: string, bytes: Uint8Array, size: number) {
+    if (bytes.length !== size) {
+      throw new BpfError(
+        `map '${this.name}': ${what} is ${bytes.length} bytes, the map's is ${size}`,
+        22,
+      );
+    }
+  }
+
+  /** The value for `key`, or undefined if absent. */
+  lookup(key: Uint8Array, flags = 0): Uint8Array | undefined {
+    this.#check("key", key, this.keySize);
+    const value = new Uint8Array(this.valueBufferSize);
+    const err = this.lookupRaw(ptrOf(key), ptrOf(value), flags);
+    if (err === -2) return undefined;
+    if (err) throw new BpfError(`lookup in map '${this.name}' failed`, err);
+    return value;
+  }
+  /** Sets `key` to `value` (flags: {@link UpdateFlags}). */
+  update(key: Uint8Array, value: Uint8Array, flags = 0): void {
+    this.#check("key", key, this.keySize);
+    this.#check("value", value, this.valueBufferSize);
+    const err = this.updateRaw(ptrOf(key), ptrOf(value), flags);
+    if (err) throw new BpfError(`update of map '${this.name}' failed`, err);
+  }
+  /** Deletes `key`; false if it was absent. */
+  delete(key: Uint8Array): boolean {
+    this.#check("key", key, this.keySize);
+    const err = this.deleteRaw(ptrOf(key));
+    if (err === -2) return false;
+    if (err) throw new BpfError(`delete from map '${this.name}' failed`, err);
+    return true;
+  }
+  /** Every key, in the kernel's order. */
+  *keys(): Generator<Uint8Array> {
+    let prev: Uint8Array | undefined;
+    for (;;) {
+      const next = new Uint8Array(this.keySize);
+      const err = this.nextKeyRaw(prev ? ptrOf(prev) : 0, ptrOf(next));
+      if (err === -2) return;
+      if (err) throw new BpfError(`iterating map '${this.name}' failed`, err);
+      yield next;
+      prev = next;
+    }
+  }
+}
+
+function ptrOf(bytes: Uint8Array): number {
+  return bytes.length ? addr(Deno.UnsafePointer.of(bytes)) : 0;
+}
+
+/** A BPF ELF object: opened, then loaded into the kernel. */
+export class BpfObject {
+  #ptr: Deno.PointerObject | null;
+  #bytes: Uint8Array | null;
+  #programs: Program[] = [];
+  #maps: BpfMap[] = [];
+  #owned = new Set<Resource>();
+  #loaded = false;
+  readonly #logger?: LibbpfLogger;
+  /** The name used in messages (file name or the given name). */
+  readonly name: string;
+
+  private constructor(
+    ptr: Deno.PointerObject,
+    bytes: Uint8Array,
+    name: string,
+    logger?: LibbpfLogger,
+  ) {
+    this.#ptr = ptr;
+    this.#bytes = bytes;
+    this.name = name;
+    this.#logger = logger;
+    const b = bpf();
+    for (
+      let p = b.bpf_object__next_program(ptr, null);
+      p;
+      p = b.bpf_object__next_program(ptr, p)
+    ) {
+      this.#programs.push(new Program(this, p));
+    }
+    // internal maps (.rodata, .bss, ...) are known by their ELF section name
+    const sections = internalMapSections(bytes);
+    for (
+      let p = b.bpf_object__next_map(ptr, null);
+      p;
+      p = b.bpf_object__next_map(ptr, p)
+    ) {
+      const libbpfName = readCString(b.bpf_map__name(p));
+      const dot = libbpfName.indexOf(".");
+      const real = dot >= 0
+        ? sections.find((s) =>
+          libbpfName.endsWith(s) || s.startsWith(libbpfName.slice(dot))
+        ) ?? libbpfName.slice(dot)
+        : libbpfName;
+      this.#maps.push(new BpfMap(this, p, real));
+    }
+  }
+
+  /** Opens an object from its ELF bytes (copied). */
+  static open(bytes: Uint8Array, options: OpenOptions = {}): BpfObject {
+    const name = options.name ?? "bpf_object";
+    const copy = new Uint8Array(bytes); // libbpf reads it until load ends
+    const objName = cstr(
+      name.replace(/\.bpf\.o$|\.o$/, "").replace(/[^A-Za-z0-9_]/g, "_"),
+    );
+    const opts = new Uint8Array(16);
+    const dv = new DataView(opts.buffer);
+    dv.setBigUint64(0, 16n, true);
+    dv.setBigUint64(8, BigInt(addr(Deno.UnsafePointer.of(objName))), true);
+    const { value: ptr, tail } = withLibbpfLog(options.logger, () => {
+      if (copy.length === 0) return null;
+      return bpf().bpf_object__open_mem(copy, copy.length, opts);
+    });
+    void objName;
+    if (!ptr) {
+      const err = copy.length === 0 ? 22 : errno();
+      const why = tail.map((l) => l.trim()).filter(Boolean).slice(-3).join(
+        "; ",
+      );
+      throw new BpfError(
+        `cannot open BPF object '${name}'${why ? ` (${why})` : ""}`,
+        err || 22,
+      );
+    }
+    return new BpfObject(ptr, copy, name, options.logger);
+  }
+
+  /** Opens an object file. */
+  static openFile(path: string, options: OpenOptions = {}): BpfObject {
+    let bytes: Uint8Array;
+    try {
+      bytes = Deno.readFileSync(path);
+    } catch (e) {
+      throw new BpfError(
+        `cannot read BPF object '${path}': ${(e as Error).message}`,
+        e instanceof Deno.errors.NotFound ? 2 : 13,
+      );
+    }
+    return BpfObject.open(bytes, { name: path.split("/").pop(), ...options });
+  }
+
+  /** @internal */
+  assertOpen(): void {
+    if (!this.#ptr) {
+      throw new BpfError(`BPF object '${this.name}' is closed`, 9);
+    }
+  }
+
+  /** Whether close() has run. */
+  get closed(): boolean {
+    return !this.#ptr;
+  }
+  /** Whether load() succeeded. */
+  get loaded(): boolean {
+    return this.#loaded;
+  }
+
+  /**
+   * Creates the maps and loads the programs. A failure names the program
+   * and carries the verifier's last lines.
+   */
+  load(): void {
+    this.assertOpen();
+    const { value: err, tail } = withLibbpfLog(
+      this.#logger,
+      () => bpf().bpf_object__load(this.#ptr),
+    );
+    this.#bytes = null;
+    if (err) {
+      const prog = tail.map((l) => /prog '([^']+)'/.exec(l)?.[1]).find(Boolean);
+      const map = tail.map((l) => /map '([^']+)'/.exec(l)?.[1]).find(Boolean);
+      const what = prog ? `program '${prog}'` : map ? `map '${map}'` : "";
+      const detail = tail.filter((l) =>
+        l.trim() &&
+        !/^libbpf: prog '[^']+': -- (BEGIN|END) PROG LOAD LOG --/.test(l)
+      )
+        .slice(-6).map((l) => `\n  ${l.trim()}`).join("");
+      throw new BpfError(
+        `cannot load BPF object '${this.name}'${what ? `: ${what}` : ""}${
+          detail ? ` (libbpf said:${detail}\n )` : ""
+        }`,
+        -err,
+      );
+    }
+    this.#loaded = true;
+  }
+
+  /** Every program, in ELF order. */
+  get programs(): readonly Program[] {
+    return this.#programs;
+  }
+  /** Every map. */
+  get maps(): readonly BpfMap[] {
+    return this.#maps;
+  }
+  /** The program named `name`, or a BpfError (ENOENT) listing the names. */
+  program(name: string): Program {
+    const p = this.#programs.find((p) => p.name === name);
+    if (!p) {
+      throw new BpfError(
+        `no program '${name}' in BPF object '${this.name}' (it has: ${
+          this.#programs.map((p) => p.name).join(", ") || "none"
+        })`,
+        2,
+        { plain: true },
+      );
+    }
+    return p;
+  }
+  /** The map named `name` (its libbpf name or ELF section name). */
+  map(name: string): BpfMap {
+    const m = this.findMap(name);
+    if (!m) {
+      throw new BpfError(
+        `no map '${name}' in BPF object '${this.name}' (it has: ${
+          this.#maps.map((m) => m.name).join(", ") || "none"
+        })`,
+        2,
+        { plain: true },
+      );
+    }
+    return m;
+  }
+  /** The map named `name`, or undefined. */
+  findMap(name: string): BpfMap | undefined {
+    return this.#maps.find((m) => m.name === name) ??
+      this.#maps.find((m) => m.libbpfName === name);
+  }
+  /** The map whose fd is `fd` (after load), or undefined. */
+  findMapByFd(fd: number): BpfMap | undefined {
+    if (!this.#loaded || !this.#ptr) return undefined;
+    return this.#maps.find((m) => m.fd === fd);
+  }
+
+  /** @internal Ties `r` to this object: closed with it. */
+  own(r: Resource): void {
+    this.#owned.add(r);
+  }
+  /** @internal */
+  disown(r: Resource): void {
+    this.#owned.delete(r);
+  }
+
+  /** Releases links, readers, maps and programs. Idempotent. */
+  close(): void {
+    const ptr = this.#ptr;
+    if (!ptr) return;
+    for (const r of [...this.#owned].reverse()) {
+      try {
+        r.close();
+      } catch { /* release the rest regardless */ }
+    }
+    this.#owned.clear();
+    this.#ptr = null;
+    this.#bytes = null;
+    bpf().bpf_object__close(ptr);
+  }
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** Names of sections that become internal maps (.rodata*, .data*, .bss*, .kconfig). */
+function internalMapSections(bytes: Uint8Array): string[] {
+  try {
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const shoff = Number(dv.getBigUint64(0x28, true));
+    const shentsize = dv.getUint16(0x3a, true);
+    const shnum = dv.getUint16(0x3c, true);
+    const shstrndx = dv.getUint16(0x3e, true);
+    const strOff = Number(
+      dv.getBigUint64(shoff + shstrndx * shentsize + 0x18, true),
+    );
+    const names: string[] = [];
+    for (let i = 0; i < shnum; i++) {
+      const nameOff = dv.getUint32(shoff + i * shentsize, true);
+      let end = strOff + nameOff;
+      while (end < bytes.length && bytes[end] !== 0) end++;
+      const n = new TextDecoder().decode(bytes.subarray(strOff + nameOff, end));
+      if (/^\.(rodata|data|bss|kconfig)/.test(n)) names.push(n);
+    }
+    return names;
+  } catch {
+    return [];
+  }
+}

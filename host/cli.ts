@@ -1,0 +1,280 @@
+/**
+ * The command line: `deno run --allow-ffi --allow-read --allow-env mod.ts
+ * [options] app.wasm [guest args...]`, and `mod.ts gen ...` for the guest
+ * toolchain's generators.
+ *
+ * @module
+ */
+import denoJson from "../deno.json" with { type: "json" };
+import {
+  parsePolicy,
+  type Policy,
+  PROGRAM_KINDS,
+  type ProgramKind,
+} from "./policy.ts";
+import { ExitCode, run } from "./run.ts";
+
+const USAGE =
+  `wasm-bpf ${denoJson.version}: run an eBPF application whose user space is WebAssembly
+
+Usage:
+  deno run --allow-ffi --allow-read --allow-env mod.ts [options] app.wasm [args...]
+  deno run --allow-read --allow-write mod.ts gen <skeleton|types> ...   (see gen --help)
+
+Runs app.wasm (a wasm32-wasi command that imports the wasi-bpf ABI) with
+libbpf, as root. The exit status is the guest's; 130/143 after SIGINT/SIGTERM,
+134 if the guest trapped, 124 at the time limit, 1 for host errors.
+
+Options (before app.wasm; everything after it goes to the guest):
+  -h, --help                  this help
+  -V, --version               print the version
+  -v, --verbose               log loads, attaches and libbpf's own messages
+      --dir HOST[:GUEST]      let the guest use directory HOST (as GUEST)
+      --env NAME=VALUE        set a guest environment variable
+  Policy (default: everything existing wasi-bpf hosts allow):
+      --allow-kind KINDS      only these program kinds, comma-separated:
+                              ${PROGRAM_KINDS.join(", ")}
+      --allow-cgroup PATH     cgroup programs only under PATH (repeatable)
+      --allow-interface IF    network programs only on IF (repeatable)
+      --allow-binary PATH     uprobes only on PATH (repeatable)
+      --read-only-maps        the guest may look up but not change map entries
+      --max-objects N         at most N BPF objects open at once
+      --timeout SECONDS       stop the guest after SECONDS (exit 124)
+      --policy FILE.json      read the policy from FILE (flags add to it)
+      --audit[=FILE]          log loads, attaches, map writes and denials as
+                              JSON lines to FILE (default: stderr)
+
+Least Deno permissions: --allow-ffi (libbpf, libc) --allow-read (the .wasm
+file) --allow-env (optional: WASM_BPF_LIBBPF / WASM_BPF_LIBC overrides).
+`;
+
+/** A command-line mistake: printed with a hint, exit status 2. */
+class UsageError extends Error {}
+
+interface Parsed {
+  help: boolean;
+  version: boolean;
+  verbose: boolean;
+  dirs: Record<string, string>;
+  env: Record<string, string>;
+  policy: Policy;
+  policyFile?: string;
+  audit?: string | true;
+  wasm?: string;
+  guestArgs: string[];
+}
+
+const WITH_VALUE = new Set([
+  "--dir",
+  "--env",
+  "--allow-kind",
+  "--allow-cgroup",
+  "--allow-interface",
+  "--allow-binary",
+  "--max-objects",
+  "--timeout",
+  "--policy",
+]);
+
+function parse(args: string[]): Parsed {
+  const p: Parsed = {
+    help: false,
+    version: false,
+    verbose: false,
+    dirs: {},
+    env: {},
+    policy: {},
+    guestArgs: [],
+  };
+  for (let i = 0; i < args.length; i++) {
+    let a = args[i];
+    if (!a.startsWith("-") || a === "-") {
+      p.wasm = a;
+      p.guestArgs = args.slice(i + 1);
+      break;
+    }
+    if (a === "--") {
+      p.wasm = args[i + 1];
+      p.guestArgs = args.slice(i + 2);
+      break;
+    }
+    let value: string | undefined;
+    const eq = a.indexOf("=");
+    if (a.startsWith("--") && eq > 0) {
+      value = a.slice(eq + 1);
+      a = a.slice(0, eq);
+    }
+    if (WITH_VALUE.has(a) && value === undefined) {
+      if (i + 1 >= args.length) throw new UsageError(`${a} needs a value`);
+      value = args[++i];
+    }
+    switch (a) {
+      case "-h":
+      case "--help":
+        p.help = true;
+        break;
+      case "-V":
+      case "--version":
+        p.version = true;
+        break;
+      case "-v":
+      case "--verbose":
+        p.verbose = true;
+        break;
+      case "--dir": {
+        const [host, guest] = value!.split(":");
+        if (!host) {
+          throw new UsageError(`--dir needs HOST[:GUEST], got '${value}'`);
+        }
+        p.dirs[guest || host] = host;
+        break;
+      }
+      case "--env": {
+        const k = value!.indexOf("=");
+        if (k <= 0) {
+          throw new UsageError(`--env needs NAME=VALUE, got '${value}'`);
+        }
+        p.env[value!.slice(0, k)] = value!.slice(k + 1);
+        break;
+      }
+      case "--allow-kind": {
+        const kinds = value!.split(",").filter(Boolean);
+        for (const k of kinds) {
+          if (!(PROGRAM_KINDS as readonly string[]).includes(k)) {
+            throw new UsageError(
+              `--allow-kind: unknown kind '${k}' (kinds: ${
+                PROGRAM_KINDS.join(", ")
+              })`,
+            );
+          }
+        }
+        p.policy.programKinds = [
+          ...(p.policy.programKinds ?? []),
+          ...kinds as ProgramKind[],
+        ];
+        break;
+      }
+      case "--allow-cgroup":
+        (p.policy.cgroups ??= []).push(value!);
+        break;
+      case "--allow-interface":
+        (p.policy.interfaces ??= []).push(value!);
+        break;
+      case "--allow-binary":
+        (p.policy.binaries ??= []).push(value!);
+        break;
+      case "--read-only-maps":
+        p.policy.mapWrites = false;
+        break;
+      case "--max-objects": {
+        const n = Number(value);
+        if (!Number.isInteger(n) || n < 0) {
+          throw new UsageError(
+            `--max-objects needs a whole number, got '${value}'`,
+          );
+        }
+        p.policy.maxObjects = n;
+        break;
+      }
+      case "--timeout": {
+        const s = Number(value);
+        if (!(s > 0)) {
+          throw new UsageError(
+            `--timeout needs a positive number of seconds, got '${value}'`,
+          );
+        }
+        p.policy.timeoutMs = Math.round(s * 1000);
+        break;
+      }
+      case "--policy":
+        p.policyFile = value;
+        break;
+      case "--audit":
+        p.audit = value ?? true;
+        break;
+      default:
+        throw new UsageError(`unknown option '${args[i]}'`);
+    }
+  }
+  return p;
+}
+
+/** Runs the CLI with `args` (without the script name); resolves to the exit status. */
+export async function main(args: string[]): Promise<number> {
+  if (args[0] === "gen") {
+    const gen = await import("../wasm-sdk/gen/cli.ts");
+    return await gen.main(args.slice(1));
+  }
+  let p: Parsed;
+  try {
+    p = parse(args);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`wasm-bpf: ${e.message}\nRun with --help for usage.`);
+    return ExitCode.USAGE;
+  }
+  if (p.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (p.version) {
+    console.log(`wasm-bpf ${denoJson.version}`);
+    return 0;
+  }
+  if (!p.wasm) {
+    console.error("wasm-bpf: no app.wasm given\nRun with --help for usage.");
+    return ExitCode.USAGE;
+  }
+  let policy = p.policy;
+  if (p.policyFile) {
+    try {
+      const fromFile = parsePolicy(
+        await Deno.readTextFile(p.policyFile),
+        p.policyFile,
+      );
+      policy = {
+        ...fromFile,
+        ...Object.fromEntries(
+          Object.entries(p.policy).filter(([, v]) => v !== undefined),
+        ),
+      };
+    } catch (e) {
+      console.error(`wasm-bpf: --policy: ${(e as Error).message}`);
+      return ExitCode.USAGE;
+    }
+  }
+  let audit: ((e: Record<string, unknown>) => void) | undefined;
+  let auditFile: Deno.FsFile | undefined;
+  if (p.audit) {
+    const enc = new TextEncoder();
+    if (p.audit === true) {
+      audit = (e) => console.error(JSON.stringify(e));
+    } else {
+      try {
+        auditFile = await Deno.open(p.audit, { append: true, create: true });
+      } catch (e) {
+        console.error(
+          `wasm-bpf: --audit: cannot open '${p.audit}': ${
+            (e as Error).message
+          }`,
+        );
+        return ExitCode.USAGE;
+      }
+      const f = auditFile;
+      audit = (e) => f.writeSync(enc.encode(JSON.stringify(e) + "\n"));
+    }
+  }
+  try {
+    return await run(p.wasm, {
+      args: p.guestArgs,
+      env: p.env,
+      preopens: p.dirs,
+      verbose: p.verbose,
+      policy,
+      audit,
+      handleSignals: true,
+    });
+  } finally {
+    auditFile?.close();
+  }
+}

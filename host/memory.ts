@@ -1,0 +1,107 @@
+/**
+ * Checked access to a guest's linear memory. Every pointer and length is
+ * checked against the memory's current size; views are re-taken whenever
+ * the memory has grown (its buffer is replaced), so a guest callback that
+ * grows memory never leaves the host with a stale view.
+ *
+ * @module
+ */
+
+/** A guest pointer or length was out of bounds (the import returns -EFAULT). */
+export class GuestFault extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "GuestFault";
+  }
+}
+
+/** Bounds-checked views of a `WebAssembly.Memory`. */
+export class GuestMemory {
+  readonly memory: WebAssembly.Memory;
+  #buffer: ArrayBuffer | undefined;
+  #bytes = new Uint8Array(0);
+  #base = 0;
+
+  constructor(memory: WebAssembly.Memory) {
+    this.memory = memory;
+  }
+
+  #refresh(): void {
+    const buf = this.memory.buffer as ArrayBuffer;
+    if (buf !== this.#buffer) {
+      this.#buffer = buf;
+      this.#bytes = new Uint8Array(buf);
+      this.#base = 0;
+    }
+  }
+
+  /** The whole memory as bytes (valid until the guest runs again). */
+  get bytes(): Uint8Array {
+    this.#refresh();
+    return this.#bytes;
+  }
+
+  /** The memory's size in bytes. */
+  get size(): number {
+    this.#refresh();
+    return this.#bytes.length;
+  }
+
+  /**
+   * The native address of guest offset `ptr`, after checking
+   * `[ptr, ptr+len)` lies inside the memory. `ptr` 0 is a NULL pointer and
+   * faults unless `len` is 0 and `allowNull`.
+   */
+  address(ptr: number, len: number, what: string): number {
+    this.check(ptr, len, what);
+    if (this.#base === 0) {
+      this.#base = Number(
+        Deno.UnsafePointer.value(Deno.UnsafePointer.of(this.#bytes)),
+      );
+    }
+    return this.#base + (ptr >>> 0);
+  }
+
+  /** Checks `[ptr, ptr+len)`; throws GuestFault naming `what`. */
+  check(ptr: number, len: number, what: string): void {
+    this.#refresh();
+    const p = ptr >>> 0;
+    if (p === 0 || len < 0 || p + len > this.#bytes.length) {
+      throw new GuestFault(
+        `${what}: [${p}, ${
+          p + len
+        }) is outside the guest's ${this.#bytes.length}-byte memory${
+          p === 0 ? " (NULL)" : ""
+        }`,
+      );
+    }
+  }
+
+  /** A view of `[ptr, ptr+len)` after checking it. */
+  view(ptr: number, len: number, what: string): Uint8Array {
+    this.check(ptr, len, what);
+    const p = ptr >>> 0;
+    return this.#bytes.subarray(p, p + len);
+  }
+
+  /** The NUL-terminated UTF-8 string at `ptr` (at most `max` bytes). */
+  cstring(ptr: number, what: string, max = 4096): string {
+    this.#refresh();
+    const p = ptr >>> 0;
+    if (p === 0 || p >= this.#bytes.length) {
+      throw new GuestFault(
+        `${what}: string pointer ${p} is outside the guest's memory`,
+      );
+    }
+    const rel = this.#bytes.subarray(p, p + max + 1).indexOf(0);
+    const end = rel < 0 ? -1 : p + rel;
+    if (end < 0) {
+      throw new GuestFault(
+        `${what}: string at ${p} is not NUL-terminated within ${
+          Math.min(max, this.#bytes.length - p)
+        } bytes`,
+      );
+    }
+    return new TextDecoder().decode(this.#bytes.subarray(p, end));
+  }
+}
