@@ -11,6 +11,7 @@
  * @module
  */
 import { closeFds, WakeFd } from "../ffi/mod.ts";
+import { bpf } from "../ffi/native.ts";
 import type { Policy } from "./policy.ts";
 import type { StartMessage, WorkerReport } from "./worker.ts";
 
@@ -64,7 +65,7 @@ export async function run(
     : wasm instanceof URL
     ? wasm.pathname
     : "guest.wasm";
-  const name = options.name ?? file;
+  const name = options.name ?? file.split("/").pop()!;
   let bytes: Uint8Array;
   try {
     bytes = wasm instanceof Uint8Array ? wasm : await Deno.readFile(wasm);
@@ -97,7 +98,14 @@ export async function run(
     void mem;
   }
 
-  const wake = WakeFd.create();
+  let wake: WakeFd;
+  try {
+    bpf(); // fail here, with how to fix it, rather than inside the guest
+    wake = WakeFd.create();
+  } catch (e) {
+    log(`wasm-bpf: ${(e as Error).message}`);
+    return ExitCode.ERROR;
+  }
   const flag = new SharedArrayBuffer(4);
   const flagView = new Int32Array(flag);
   const worker = new Worker(new URL("./worker.ts", import.meta.url), {
