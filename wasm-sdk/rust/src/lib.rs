@@ -21,7 +21,6 @@
 //! ```
 #![warn(missing_docs)]
 
-use std::cell::Cell;
 use std::ffi::CString;
 use std::fmt;
 use std::marker::PhantomData;
@@ -107,7 +106,7 @@ impl Error {
     }
 
     /// What failed: "load", "attach", "map", "lookup", "update", "delete",
-    /// "next key", "poll", "poll batch", "set global" or "close".
+    /// "next key", "buffer", "poll", "poll batch", "set global" or "close".
     pub fn op(&self) -> &'static str {
         self.op
     }
@@ -263,15 +262,30 @@ impl Object {
 
     /// Like [`Object::buffer`] with a record buffer of `capacity` bytes
     /// (at least 16).
+    ///
+    /// The host's consumer is started here, with a zero-timeout poll (as
+    /// libbpf's `ring_buffer__new`/`perf_buffer__new` do), so a perf buffer
+    /// loses nothing written before the first poll; records already there
+    /// are kept for it. A map the host cannot consume (not a ring buffer or
+    /// perf event array) is an error here.
     pub fn buffer_with_capacity(&self, name: &str, capacity: usize) -> Result<Buffer<'_>> {
         let fd = self.map_fd(name)?;
-        Ok(Buffer {
+        let mut b = Buffer {
             handle: self.handle,
             fd,
             name: name.to_string(),
             data: vec![0u8; capacity.max(16).min(i32::MAX as usize)],
+            pending: Vec::new(),
             _obj: PhantomData,
-        })
+        };
+        let mut early: Vec<Vec<u8>> = Vec::new();
+        let r = b.poll_host(0, &mut |d: &[u8]| {
+            early.push(d.to_vec());
+            0
+        });
+        check("buffer", Some(name), r)?;
+        b.pending = early;
+        Ok(b)
     }
 
     /// Closes the object now, reporting the host's answer (dropping it also
@@ -520,20 +534,21 @@ pub enum Polled {
     Stopped(i32),
 }
 
-/// A consumer of a ring buffer or perf event array map. The host creates its
-/// side on the first poll.
+/// A consumer of a ring buffer or perf event array map, from
+/// [`Object::buffer`].
 #[derive(Debug)]
 pub struct Buffer<'a> {
     handle: u64,
     fd: i32,
     name: String,
     data: Vec<u8>,
+    // records the starting poll received, for the first poll
+    pending: Vec<Vec<u8>>,
     _obj: PhantomData<&'a Object>,
 }
 
 struct Trampoline<'f> {
     f: &'f mut dyn FnMut(&[u8]) -> i32,
-    stopped: Cell<Option<i32>>,
 }
 
 extern "C" fn trampoline(ctx: i32, data: i32, len: i32) -> i32 {
@@ -541,11 +556,7 @@ extern "C" fn trampoline(ctx: i32, data: i32, len: i32) -> i32 {
     // the duration of the call; data/len describe Buffer::data.
     let t = unsafe { &mut *(ctx as usize as *mut Trampoline<'_>) };
     let bytes = unsafe { std::slice::from_raw_parts(data as usize as *const u8, len.max(0) as usize) };
-    let r = (t.f)(bytes);
-    if r != 0 {
-        t.stopped.set(Some(r));
-    }
-    r
+    (t.f)(bytes)
 }
 
 impl<'a> Buffer<'a> {
@@ -567,12 +578,46 @@ impl<'a> Buffer<'a> {
         R: CallbackResult,
     {
         let mut g = |b: &[u8]| f(b).into_i32();
-        let mut t = Trampoline {
-            f: &mut g,
-            stopped: Cell::new(None),
+        let mut early = 0usize;
+        if !self.pending.is_empty() {
+            let pending = std::mem::take(&mut self.pending);
+            let mut it = pending.into_iter();
+            while let Some(rec) = it.next() {
+                early += 1;
+                let v = g(&rec);
+                if v != 0 {
+                    self.pending = it.collect();
+                    return Ok(Polled::Stopped(v));
+                }
+            }
+            return self.poll_with(0, &mut g, early);
+        }
+        self.poll_with(timeout_ms, &mut g, 0)
+    }
+
+    fn poll_with(&mut self, timeout_ms: i32, g: &mut dyn FnMut(&[u8]) -> i32, early: usize) -> Result<Polled> {
+        let mut stopped = None;
+        let r = {
+            let mut h = |b: &[u8]| {
+                let v = g(b);
+                if v != 0 {
+                    stopped = Some(v);
+                }
+                v
+            };
+            self.poll_host(timeout_ms, &mut h)
         };
+        if let Some(v) = stopped {
+            return Ok(Polled::Stopped(v));
+        }
+        check("poll", Some(&self.name), r).map(|n| Polled::Records(early + n as usize))
+    }
+
+    /// One wasm_bpf_buffer_poll call, records to `g` through the trampoline.
+    fn poll_host(&mut self, timeout_ms: i32, g: &mut dyn FnMut(&[u8]) -> i32) -> i32 {
+        let mut t = Trampoline { f: g };
         let sample: extern "C" fn(i32, i32, i32) -> i32 = trampoline;
-        let r = unsafe {
+        unsafe {
             sys::wasm_bpf_buffer_poll(
                 self.handle,
                 self.fd,
@@ -582,11 +627,7 @@ impl<'a> Buffer<'a> {
                 self.data.len() as i32,
                 timeout_ms,
             )
-        };
-        if let Some(v) = t.stopped.get() {
-            return Ok(Polled::Stopped(v));
         }
-        check("poll", Some(&self.name), r).map(|n| Polled::Records(n as usize))
     }
 
     /// Like [`Buffer::poll`] through the `wasm_bpf_ext` batch extension: the
@@ -594,10 +635,21 @@ impl<'a> Buffer<'a> {
     /// (no callback into the guest, no exported table needed) and `f` sees
     /// each [`Record`]. Returns the number of records. A host without the
     /// extension refuses to instantiate a guest that calls this.
-    pub fn poll_batch<F>(&mut self, timeout_ms: i32, mut f: F) -> Result<usize>
+    pub fn poll_batch<F>(&mut self, mut timeout_ms: i32, mut f: F) -> Result<usize>
     where
         F: FnMut(Record<'_>),
     {
+        let mut count = 0;
+        if !self.pending.is_empty() {
+            for rec in std::mem::take(&mut self.pending) {
+                f(Record {
+                    size: rec.len() as u32,
+                    data: &rec,
+                });
+                count += 1;
+            }
+            timeout_ms = 0;
+        }
         let n = unsafe {
             sys::wasm_bpf_buffer_poll_batch(
                 self.handle,
@@ -609,7 +661,6 @@ impl<'a> Buffer<'a> {
         };
         let n = check("poll batch", Some(&self.name), n)? as usize;
         let buf = &self.data[..n.min(self.data.len())];
-        let mut count = 0;
         for rec in Records::new(buf) {
             f(rec);
             count += 1;

@@ -18,6 +18,10 @@ fn main() {
     let mut file = ObjectFile::new(BPF_OBJECT);
     file.set_global("magic", &0xba7cu32).expect("set magic");
     let obj = file.load().expect("load");
+    // 16 bytes: one 8-byte header and 8 of the record's 24 bytes
+    let mut small = obj.buffer_with_capacity("rb", 16).expect("rb");
+    let mut rb = obj.buffer_with_capacity("rb", 4096).expect("rb");
+    // attached once both consumers exist, so no record waits in either
     obj.attach("on_getppid").expect("attach");
     println!("attached");
     // the extension's contract on bad arguments: errors, not traps
@@ -27,9 +31,6 @@ fn main() {
     println!("raw-short-buffer: {}", r);
     let r = unsafe { wasm_bpf::sys::wasm_bpf_buffer_poll_batch(obj.handle(), fd, 0xffff_ff00usize as *mut u8, 4096, 0) };
     println!("raw-bad-pointer: {}", r);
-    // 16 bytes: one 8-byte header and 8 of the record's 24 bytes
-    let mut small = obj.buffer_with_capacity("rb", 16).expect("rb");
-    let mut rb = obj.buffer_with_capacity("rb", 4096).expect("rb");
     let (mut first, mut batch) = (false, false);
     for _ in 0..100 {
         let step = if !first {

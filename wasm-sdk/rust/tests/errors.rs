@@ -51,9 +51,8 @@ fn main() {
     let mut v = [0u8; 8];
     show("lookup-bytes", counts.lookup_bytes(&3u32.to_le_bytes(), &mut v).map(|f| (f, u64::from_le_bytes(v))));
 
-    // a non-buffer map cannot be polled
-    let mut not_rb = obj.buffer("counts").expect("fd of counts");
-    show("poll-hash-map", not_rb.poll(10, |_d: &[u8]| ()));
+    // a map that is not a ring/perf buffer cannot be consumed
+    show("buffer-hash-map", obj.buffer("counts").map(|_| ()));
 
     show("attach", obj.attach("on_getppid"));
     let mut rb = obj.buffer("rb").expect("rb");
