@@ -42,7 +42,8 @@ Options (before app.wasm; everything after it goes to the guest):
       --timeout SECONDS       stop the guest after SECONDS (exit 124)
       --policy FILE.json      read the policy from FILE (flags add to it)
       --audit[=FILE]          log loads, attaches, map writes and denials as
-                              JSON lines to FILE (default: stderr)
+                              JSON lines to FILE (default: stderr;
+                              a FILE needs deno's --allow-write)
 
 Least Deno permissions: --allow-ffi (libbpf, libc) --allow-read (the .wasm
 file) --allow-env (optional: WASM_BPF_LIBBPF / WASM_BPF_LIBC overrides).

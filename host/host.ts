@@ -36,6 +36,7 @@ import {
   openBufferReader,
   Waiter,
 } from "../ffi/mod.ts";
+import { c } from "../ffi/native.ts";
 import { GuestFault, GuestMemory } from "./memory.ts";
 import { type Policy, PolicyDenied, resolvePolicy } from "./policy.ts";
 
@@ -404,11 +405,14 @@ export class WasmBpfHost {
       obj.load();
     } catch (e) {
       obj.close();
-      if (e instanceof BpfError && e.errno === Errno.EPERM) {
-        const why = euid() !== 0
-          ? " (not running as root: loading BPF programs needs root, or CAP_BPF with CAP_PERFMON)"
-          : "";
-        throw new BpfError(`${e.message}${why}`, e.errno, { plain: true });
+      if (
+        e instanceof BpfError && e.errno === Errno.EPERM && c().geteuid() !== 0
+      ) {
+        throw new BpfError(
+          `cannot load BPF object '${name}': not running as root: loading BPF programs needs root (or CAP_BPF and CAP_PERFMON)`,
+          e.errno,
+          { plain: true },
+        );
       }
       throw e;
     }
@@ -726,18 +730,6 @@ export class WasmBpfHost {
   [Symbol.dispose](): void {
     this.close();
   }
-}
-
-let cachedEuid: number | undefined;
-function euid(): number {
-  if (cachedEuid === undefined) {
-    try {
-      cachedEuid = Deno.uid() ?? 0;
-    } catch {
-      cachedEuid = 0;
-    }
-  }
-  return cachedEuid;
 }
 
 export { errnoText };
