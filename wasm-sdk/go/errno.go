@@ -50,7 +50,7 @@ func (e Errno) Error() string {
 // map or variable involved, and the errno (0 for a failed Load, for which
 // the host gives no errno; its stderr has the cause).
 type Error struct {
-	Op    string // "load", "attach", "map", "lookup", "update", "delete", "next key", "poll", "set global", "close"
+	Op    string // "load", "attach", "map", "lookup", "update", "delete", "next key", "buffer", "poll", "set global", "close"
 	Name  string // program, map or variable name, if any
 	Errno Errno
 }

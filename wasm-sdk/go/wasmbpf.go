@@ -108,6 +108,11 @@ func (o *Object) Map(name string) (*Map, error) {
 // Buffer is a consumer of ring buffer or perf event array map name that
 // reads up to size bytes of records per poll (at least 16; an oversize
 // record is truncated, see Record.Truncated).
+//
+// The host's consumer starts here, with a zero-timeout poll (as libbpf's
+// ring_buffer__new/perf_buffer__new do), so a perf buffer loses nothing
+// written before the first Poll; records already there are kept for it. A
+// map the host cannot consume is an error (EINVAL) here.
 func (o *Object) Buffer(name string, size int) (*Buffer, error) {
 	fd, err := o.MapFD(name)
 	if err != nil {
@@ -116,7 +121,13 @@ func (o *Object) Buffer(name string, size int) (*Buffer, error) {
 	if size < 16 {
 		size = 16
 	}
-	return &Buffer{obj: o, fd: fd, name: name, buf: make([]byte, size)}, nil
+	b := &Buffer{obj: o, fd: fd, name: name, buf: make([]byte, size)}
+	n, err := check("buffer", name, wasmBpfBufferPollBatch(o.handle, fd, ptr(b.buf), int32(len(b.buf)), 0))
+	if err != nil {
+		return nil, err
+	}
+	b.pending = int(n)
+	return b, nil
 }
 
 // Map is a map of a loaded Object. The host reads and writes the map's own
@@ -237,10 +248,11 @@ func Read[T any](r Record) (T, bool) {
 // Buffer consumes a ring buffer or perf event array map; the host creates
 // its side on the first poll.
 type Buffer struct {
-	obj  *Object
-	fd   int32
-	name string
-	buf  []byte
+	obj     *Object
+	fd      int32
+	name    string
+	buf     []byte
+	pending int // bytes of records the starting poll left in buf
 }
 
 // FD is the map's file descriptor.
@@ -251,15 +263,21 @@ func (b *Buffer) FD() int32 { return b.fd }
 // for the next Poll). Returns the number of records. An error wrapping
 // EINTR means the host is shutting down.
 func (b *Buffer) Poll(timeoutMs int, fn func(Record)) (int, error) {
-	n, err := check("poll", b.name, wasmBpfBufferPollBatch(b.obj.handle, b.fd, ptr(b.buf), int32(len(b.buf)), int32(timeoutMs)))
-	if err != nil {
-		return 0, err
-	}
 	count := 0
-	ForEachRecord(b.buf[:min(int(n), len(b.buf))], func(r Record) {
+	each := func(r Record) {
 		fn(r)
 		count++
-	})
+	}
+	if b.pending > 0 {
+		ForEachRecord(b.buf[:min(b.pending, len(b.buf))], each)
+		b.pending = 0
+		timeoutMs = 0
+	}
+	n, err := check("poll", b.name, wasmBpfBufferPollBatch(b.obj.handle, b.fd, ptr(b.buf), int32(len(b.buf)), int32(timeoutMs)))
+	if err != nil {
+		return count, err
+	}
+	ForEachRecord(b.buf[:min(int(n), len(b.buf))], each)
 	return count, nil
 }
 
