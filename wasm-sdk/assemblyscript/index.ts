@@ -153,12 +153,28 @@ export class BpfObject {
     return new Result<BpfMap | null>(new BpfMap(fd, name), null);
   }
 
-  /** A consumer of ring buffer / perf event array `name` with a record
-   * buffer of `size` bytes (at least 16). */
+  /**
+   * A consumer of ring buffer / perf event array `name` with a record
+   * buffer of `size` bytes (at least 16). The host's consumer starts here,
+   * with a zero-timeout poll (as libbpf's ring_buffer__new and
+   * perf_buffer__new do), so a perf buffer loses nothing written before the
+   * first poll; records already there are kept for it. A map the host
+   * cannot consume is an error (EINVAL) here.
+   */
   buffer(name: string, size: i32 = 65536): Result<BpfBuffer | null> {
     const fd = wasm_bpf_map_fd_by_name(this.handle, changetype<usize>(cstr(name)));
     if (fd < 0) return new Result<BpfBuffer | null>(null, new BpfError("map", name, -fd));
-    return new Result<BpfBuffer | null>(new BpfBuffer(this.handle, fd, name, size < 16 ? 16 : size), null);
+    const b = new BpfBuffer(this.handle, fd, name, size < 16 ? 16 : size);
+    earlyRecords = new Array<ArrayBuffer>();
+    const collect: SampleFn = collectEarly;
+    const r = wasm_bpf_buffer_poll(this.handle, fd, <i32>collect.index, 0, b.data, b.capacity, 0);
+    if (r < 0) {
+      heap.free(b.data);
+      return new Result<BpfBuffer | null>(null, new BpfError("buffer", name, -r));
+    }
+    b.pending = earlyRecords;
+    earlyRecords = new Array<ArrayBuffer>();
+    return new Result<BpfBuffer | null>(b, null);
   }
 
   /** Destroys the object's links, consumers, maps and programs. */
@@ -265,9 +281,23 @@ export class BatchRecord {
   }
 }
 
-/** A ring buffer or perf event array consumer. */
+// records the starting poll of BpfObject.buffer receives
+let earlyRecords = new Array<ArrayBuffer>();
+
+function collectEarly(_ctx: i32, data: usize, size: i32): i32 {
+  const b = new ArrayBuffer(size);
+  memory.copy(changetype<usize>(b), data, <usize>size);
+  earlyRecords.push(b);
+  return 0;
+}
+
+/** A ring buffer or perf event array consumer, from BpfObject.buffer. */
 export class BpfBuffer {
   data: usize;
+  /** Records received when the consumer started, for the first poll. */
+  pending: ArrayBuffer[] = [];
+  // keeps the pending records pollBatch hands out alive until the next poll
+  private held: ArrayBuffer[] = [];
 
   constructor(public handle: u64, public fd: i32, public name: string, public capacity: i32) {
     this.data = heap.alloc(<usize>capacity);
@@ -279,7 +309,23 @@ export class BpfBuffer {
    * a negative errno on failure (-EINTR: the host is shutting down).
    */
   poll(timeoutMs: i32, fn: SampleFn, ctx: i32 = 0): i32 {
-    return wasm_bpf_buffer_poll(this.handle, this.fd, <i32>fn.index, ctx, this.data, this.capacity, timeoutMs);
+    let count = 0;
+    if (this.pending.length > 0) {
+      const pending = this.pending;
+      this.pending = [];
+      for (let i = 0; i < pending.length; i++) {
+        const rec = pending[i];
+        count++;
+        const v = fn(ctx, changetype<usize>(rec), rec.byteLength);
+        if (v != 0) {
+          this.pending = pending.slice(i + 1);
+          return v;
+        }
+      }
+      timeoutMs = 0;
+    }
+    const r = wasm_bpf_buffer_poll(this.handle, this.fd, <i32>fn.index, ctx, this.data, this.capacity, timeoutMs);
+    return r < 0 ? r : count + r;
   }
 
   /**
@@ -289,6 +335,14 @@ export class BpfBuffer {
    */
   pollBatch(timeoutMs: i32): Result<BatchRecord[]> {
     const out = new Array<BatchRecord>();
+    this.held = this.pending;
+    this.pending = [];
+    for (let i = 0; i < this.held.length; i++) {
+      const rec = this.held[i];
+      const len = <u32>rec.byteLength;
+      out.push(new BatchRecord(len, changetype<usize>(rec), len));
+      timeoutMs = 0;
+    }
     const n = wasm_bpf_buffer_poll_batch(this.handle, this.fd, this.data, this.capacity, timeoutMs);
     if (n < 0) return new Result<BatchRecord[]>(out, new BpfError("poll", this.name, -n));
     let p = this.data;

@@ -73,13 +73,13 @@ function main(): i32 {
     counts.get<u32, u64>(3).value.toString(),
   );
 
-  const notRb = obj.buffer("counts", 4096).unwrap()!;
-  show("poll-hash-map", notRb.pollBatch(10).error);
+  show("buffer-hash-map", obj.buffer("counts", 4096).error);
 
-  show("attach", obj.attach("on_getppid"));
   // a 16-byte buffer holds one header and 8 of a record's 24 bytes
   const small = obj.buffer("rb", 16).unwrap()!;
   const rb = obj.buffer("rb", 4096).unwrap()!;
+  // attached once both consumers exist, so no record waits in either
+  show("attach", obj.attach("on_getppid"));
   let truncated = false;
   let whole = false;
   for (let i = 0; i < 100 && !(truncated && whole); i++) {
