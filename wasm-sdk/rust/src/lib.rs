@@ -632,7 +632,7 @@ impl<'a> Buffer<'a> {
 
     /// Like [`Buffer::poll`] through the `wasm_bpf_ext` batch extension: the
     /// host copies as many whole records as fit the buffer in one call
-    /// (no callback into the guest, no exported table needed) and `f` sees
+    /// (no callback into the guest per record) and `f` sees
     /// each [`Record`]. Returns the number of records. A host without the
     /// extension refuses to instantiate a guest that calls this.
     pub fn poll_batch<F>(&mut self, mut timeout_ms: i32, mut f: F) -> Result<usize>
