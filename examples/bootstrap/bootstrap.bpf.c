@@ -69,7 +69,7 @@ int handle_exit(struct trace_event_raw_sched_process_template *ctx)
 	struct task_struct *task;
 	struct event *e;
 	pid_t pid, tid;
-	u64 id, ts, *start_ts, duration_ns = 0;
+	u64 id, *start_ts, duration_ns = 0;
 
 	/* only the exit of the whole process, not of its other threads */
 	id = bpf_get_current_pid_tgid();
