@@ -80,7 +80,9 @@ function fresh(output: string, inputs: string[]): boolean {
 /** Generates (once per kernel) and returns the folder holding vmlinux.h. */
 export async function vmlinuxDir(): Promise<string> {
   // uname rather than Deno.osRelease(): the build needs no --allow-sys
-  const release = new TextDecoder().decode(await exec(["uname", "-r"], "uname -r")).trim();
+  const release = new TextDecoder().decode(
+    await exec(["uname", "-r"], "uname -r"),
+  ).trim();
   const dir = `${ROOT}/build/vmlinux/${release}`;
   const header = `${dir}/vmlinux.h`;
   if (mtime(header) > 0) return dir;
