@@ -196,7 +196,7 @@ for p in "${parts[@]}"; do
     as) build_as ;;
     wat) build_wat ;;
     -h | --help)
-      sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+      awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"
       exit 0
       ;;
     *)

@@ -77,7 +77,7 @@ main() {
     case "$a" in
       --no-apt) apt=0 ;;
       -h | --help)
-        sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+        awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"
         exit 0
         ;;
       *)
