@@ -40,6 +40,7 @@ Options (before app.wasm; everything after it goes to the guest):
       --read-only-maps        the guest may look up but not change map entries
       --max-objects N         at most N BPF objects open at once
       --timeout SECONDS       stop the guest after SECONDS (exit 124)
+      --max-memory MIB        the guest's memory may not grow past MIB
       --policy FILE.json      read the policy from FILE (flags add to it)
       --audit[=FILE]          log loads, attaches, map writes and denials as
                               JSON lines to FILE (default: stderr;
@@ -74,6 +75,7 @@ const WITH_VALUE = new Set([
   "--allow-binary",
   "--max-objects",
   "--timeout",
+  "--max-memory",
   "--policy",
 ]);
 
@@ -185,6 +187,16 @@ function parse(args: string[]): Parsed {
           );
         }
         p.policy.timeoutMs = Math.round(s * 1000);
+        break;
+      }
+      case "--max-memory": {
+        const mb = Number(value);
+        if (!(mb > 0)) {
+          throw new UsageError(
+            `--max-memory needs a positive number of MiB, got '${value}'`,
+          );
+        }
+        p.policy.maxMemoryBytes = Math.round(mb * 2 ** 20);
         break;
       }
       case "--policy":

@@ -38,6 +38,8 @@ import {
 } from "../ffi/mod.ts";
 import { c } from "../ffi/native.ts";
 import { GuestFault, GuestMemory } from "./memory.ts";
+import { ElfFile, EM_BPF, GenError } from "../wasm-sdk/gen/elf.ts";
+import { Btf } from "../wasm-sdk/gen/btf.ts";
 import { type Policy, PolicyDenied, resolvePolicy } from "./policy.ts";
 
 /** Linux errno values the imports return (negated). */
@@ -397,6 +399,7 @@ export class WasmBpfHost {
       .slice();
     const handle = this.#nextHandle++;
     const name = `${this.name}#${handle}`;
+    validateElf(name, bytes);
     const obj = BpfObject.open(bytes, { name, logger: this.#libbpfLogger() });
     try {
       for (const p of obj.programs) {
@@ -729,6 +732,36 @@ export class WasmBpfHost {
 
   [Symbol.dispose](): void {
     this.close();
+  }
+}
+
+/**
+ * Checks the object's ELF structure and BTF before libbpf sees it: libbpf
+ * trusts its input more than a host of untrusted guests may.
+ */
+function validateElf(name: string, bytes: Uint8Array): void {
+  try {
+    const elf = new ElfFile(name, bytes);
+    if (elf.machine !== EM_BPF) {
+      throw new GenError(
+        `${name}: not a BPF object (ELF machine ${elf.machine}, expected ${EM_BPF})`,
+      );
+    }
+    for (const s of elf.sections) elf.data(s);
+    if (elf.section(".BTF")) Btf.fromElf(elf);
+  } catch (e) {
+    if (e instanceof GenError || e instanceof RangeError) {
+      throw new BpfError(
+        `cannot open BPF object '${name}': ${
+          e.message.replace(`${name}: `, "")
+        }`,
+        Errno.EINVAL,
+        {
+          plain: true,
+        },
+      );
+    }
+    throw e;
   }
 }
 

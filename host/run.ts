@@ -12,6 +12,7 @@
  */
 import { closeFds, WakeFd } from "../ffi/mod.ts";
 import { bpf } from "../ffi/native.ts";
+import { capMemory } from "./limits.ts";
 import type { Policy } from "./policy.ts";
 import type { StartMessage, WorkerReport } from "./worker.ts";
 
@@ -72,6 +73,14 @@ export async function run(
   } catch (e) {
     log(`wasm-bpf: cannot read ${file}: ${(e as Error).message}`);
     return ExitCode.ERROR;
+  }
+  if (options.policy?.maxMemoryBytes !== undefined) {
+    try {
+      bytes = capMemory(bytes, options.policy.maxMemoryBytes);
+    } catch (e) {
+      log(`wasm-bpf: ${file}: ${(e as Error).message}`);
+      return ExitCode.ERROR;
+    }
   }
   let module: WebAssembly.Module;
   try {

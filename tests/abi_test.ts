@@ -211,7 +211,11 @@ Deno.test("error paths: bad pointers, foreign fds, unknown handles and names, ma
   assert.match(res.stderr, /no map 'no_such_map'/);
   assert.match(
     res.stderr,
-    /cannot open BPF object 'abi\.wasm#\d+'.*not a proper ELF object/,
+    /cannot open BPF object 'abi\.wasm#\d+': not an ELF file/,
+  );
+  assert.match(
+    res.stderr,
+    /cannot open BPF object 'abi\.wasm#\d+': truncated ELF/,
   );
   assert.match(
     res.stderr,

@@ -256,6 +256,19 @@ Deno.test("--timeout stops a guest waiting in a poll: exit 124, nothing left", a
   await assertNoBpfLeaks(before);
 });
 
+Deno.test("--max-memory: the guest's memory stops growing at the ceiling", async () => {
+  const r = await runCli(["--max-memory", "8", await guest(), "oom"]);
+  assert.equal(r.code, 3, r.stderr);
+  const mib = Number(/allocated (\d+) MiB/.exec(r.stdout)?.[1]);
+  assert(mib >= 1 && mib < 8, r.stdout);
+  const tiny = await runCli(["--max-memory", "0.1", await guest(), "oom"]);
+  assert.equal(tiny.code, 1);
+  assert.match(
+    tiny.stderr,
+    /abi\.wasm: the guest needs \d+ KiB of memory to start, more than the 64 KiB allowed/,
+  );
+});
+
 Deno.test("--verbose shows libbpf's own messages and the host's decisions", async () => {
   const r = await runCli(["-v", await guest(), "reload"]);
   assert.equal(r.code, 0);

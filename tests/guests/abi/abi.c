@@ -2,7 +2,7 @@
  * scenario per command, printing results for tests/abi_test.ts to check.
  *
  *   abi ring PPID N | perf PPID N | two PPID N | maps NCPUS | reload |
- *       errors | trap PPID | wait | spin | exit CODE | grow PPID N
+ *       errors | trap PPID | wait | spin | exit CODE | grow PPID N | oom
  */
 #include <errno.h>
 #include <stdio.h>
@@ -320,6 +320,17 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		for (volatile int i = 0;; i++)
 			;
+	}
+	if (!strcmp(cmd, "oom")) {
+		/* allocate until the memory ceiling says no */
+		int mib = 0;
+		char *volatile p;
+		while ((p = malloc(1 << 20)) != NULL) {
+			p[0] = 1; /* used, so the allocation is not elided */
+			mib++;
+		}
+		printf("allocated %d MiB\n", mib);
+		return 3;
 	}
 	if (!strcmp(cmd, "exit")) {
 		uint64_t h = load();
