@@ -1,0 +1,90 @@
+/* Shared by ringbuf.c and ringbuf_batch.c (a header so the build rule tracks it):
+ * argument parsing, setup, the stop test and the result line. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+#include "libbpf-wasm.h"
+#include "ringbuf.skel.h"
+#include "ringbuf.h"
+
+struct state {
+	uint64_t delivered;  /* records that reached the callback / batch */
+	uint64_t seq_errors; /* records out of order (seq != delivered) */
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static inline void take(struct state *st, const void *data)
+{
+	const struct rec *r = data;
+	if (r->seq != st->delivered)
+		st->seq_errors++;
+	st->delivered++;
+}
+
+static struct ringbuf_bpf *setup(int argc, char **argv, uint64_t *expected)
+{
+	if (argc < 4) {
+		fprintf(stderr, "usage: %s TGID PER_CALL CALLS\n", argv[0]);
+		exit(2);
+	}
+	struct bench_config cfg = { .tgid = (uint32_t)atol(argv[1]),
+			      .per_call = (uint32_t)atol(argv[2]) };
+	*expected = (uint64_t)atoll(argv[3]) * cfg.per_call;
+	struct ringbuf_bpf *skel = ringbuf_bpf__open_and_load();
+	if (!skel) {
+		fprintf(stderr, "ringbuf: cannot load: %s\n",
+			wasm_bpf_strerror(-errno));
+		exit(1);
+	}
+	uint32_t zero = 0;
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.cfg_map), &zero, &cfg,
+				BPF_ANY) ||
+	    ringbuf_bpf__attach(skel)) {
+		fprintf(stderr, "ringbuf: cannot configure/attach\n");
+		exit(1);
+	}
+	return skel;
+}
+
+static void counts(struct ringbuf_bpf *skel, uint64_t *produced,
+		   uint64_t *dropped)
+{
+	int fd = bpf_map__fd(skel->maps.counts);
+	uint32_t k0 = COUNT_PRODUCED, k1 = COUNT_DROPPED;
+	*produced = *dropped = 0;
+	bpf_map_lookup_elem(fd, &k0, produced);
+	bpf_map_lookup_elem(fd, &k1, dropped);
+}
+
+/* After a poll that returned nothing: are we done? */
+static int finished(struct ringbuf_bpf *skel, struct state *st,
+		    uint64_t expected, uint64_t *produced, uint64_t *dropped,
+		    uint64_t start)
+{
+	counts(skel, produced, dropped);
+	if (*produced + *dropped >= expected && st->delivered >= *produced)
+		return 1;
+	return now_ns() - start > 120ull * 1000000000ull; /* give up */
+}
+
+static void report(struct state *st, uint64_t produced, uint64_t dropped,
+		   uint64_t t_first, uint64_t n_first, uint64_t t_last)
+{
+	double window = (double)(t_last - t_first);
+	printf("delivered=%llu produced=%llu dropped=%llu seq_errors=%llu "
+	       "window_ns=%.0f events_per_s=%.0f\n",
+	       (unsigned long long)st->delivered,
+	       (unsigned long long)produced, (unsigned long long)dropped,
+	       (unsigned long long)st->seq_errors, window,
+	       window > 0 ? (double)(st->delivered - n_first) * 1e9 / window
+			  : 0.0);
+	fflush(stdout);
+	usleep(300000); /* lets the runner read our CPU time before exit */
+}

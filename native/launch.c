@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Start-up and memory harness for the bootstrap benchmark.
+ *
+ *   launch TRIGGER SECONDS -- CMD [ARGS...]
+ *
+ * Starts CMD with its stdout on a pipe, then executes TRIGGER (a copy of
+ * /bin/true with a unique path) every ~2 ms until CMD prints an EXEC line
+ * naming TRIGGER: the time from just before fork to that line is the
+ * start-up time. CMD then runs SECONDS more (its output drained), its peak
+ * RSS is read from /proc/PID/status (VmHWM), and it gets SIGINT (SIGKILL
+ * after 5 s). Prints one line:
+ *   startup_ms=... vmhwm_kb=... exit=...
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+extern char **environ;
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static long vmhwm_kb(pid_t pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/* Appends what the pipe has to buf; returns 1 once an EXEC line naming
+ * match was seen, -1 at EOF. */
+static char buf[1 << 16];
+static size_t used;
+static int drain(int fd, const char *match, int *seen)
+{
+	for (;;) {
+		ssize_t n = read(fd, buf + used, sizeof(buf) - 1 - used);
+		if (n == 0)
+			return -1;
+		if (n < 0)
+			return errno == EAGAIN ? 0 : -1;
+		used += (size_t)n;
+		buf[used] = 0;
+		char *nl, *start = buf;
+		while ((nl = strchr(start, '\n'))) {
+			*nl = 0;
+			if (!*seen && strstr(start, " EXEC ") &&
+			    strstr(start, match))
+				*seen = 1;
+			start = nl + 1;
+		}
+		used -= (size_t)(start - buf);
+		memmove(buf, start, used);
+		if (used == sizeof(buf) - 1)
+			used = 0; /* an overlong line: drop it */
+	}
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 5 || strcmp(argv[3], "--")) {
+		fprintf(stderr, "usage: launch TRIGGER SECONDS -- CMD [ARGS...]\n");
+		return 2;
+	}
+	const char *trigger = argv[1];
+	double seconds = atof(argv[2]);
+	int p[2], seen = 0, status = 0;
+	if (pipe(p))
+		return 1;
+	double t0 = now_ms(), t_event = 0;
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(p[1], 1);
+		close(p[0]);
+		close(p[1]);
+		execvp(argv[4], argv + 4);
+		_exit(127);
+	}
+	close(p[1]);
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	char *targv[] = { (char *)trigger, NULL };
+	double last_trigger = 0;
+	while (!seen) {
+		double t = now_ms();
+		if (t - last_trigger >= 2.0) {
+			pid_t tp;
+			last_trigger = t;
+			if (!posix_spawn(&tp, trigger, NULL, NULL, targv, environ))
+				waitpid(tp, NULL, 0);
+		}
+		struct pollfd pfd = { .fd = p[0], .events = POLLIN };
+		poll(&pfd, 1, 1);
+		if (drain(p[0], trigger, &seen) < 0) {
+			waitpid(pid, &status, 0);
+			fprintf(stderr, "launch: %s ended before the first event\n",
+				argv[4]);
+			return 1;
+		}
+		if (seen)
+			t_event = now_ms();
+		if (t - t0 > 60000) {
+			kill(pid, SIGKILL);
+			fprintf(stderr, "launch: no event within 60 s\n");
+			return 1;
+		}
+	}
+	while (now_ms() - t_event < seconds * 1000) {
+		struct pollfd pfd = { .fd = p[0], .events = POLLIN };
+		poll(&pfd, 1, 50);
+		if (drain(p[0], trigger, &seen) < 0)
+			break;
+	}
+	long hwm = vmhwm_kb(pid);
+	kill(pid, SIGINT);
+	double deadline = now_ms() + 5000;
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		struct pollfd pfd = { .fd = p[0], .events = POLLIN };
+		if (now_ms() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			break;
+		}
+		poll(&pfd, 1, 10);
+		drain(p[0], trigger, &seen);
+	}
+	printf("startup_ms=%.2f vmhwm_kb=%ld exit=%d\n", t_event - t0, hwm,
+	       WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	return 0;
+}
