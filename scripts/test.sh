@@ -7,6 +7,11 @@
 set -uo pipefail
 source "$(dirname "$0")/env.sh" || exit 1
 cd "$ROOT"
+# the toolchains of the Rust, Go and AssemblyScript SDKs (idempotent)
+bash scripts/setup-sdk.sh ${SETUP_FLAGS:-} || {
+  echo "0 passed, 1 failed"
+  exit 1
+}
 
 # every guest and example, through the one build rule (incremental)
 dirs=(tests/guests/*/ examples/*/)
