@@ -2,11 +2,15 @@
 /* Ring-buffer delivery benchmark, native baseline: libbpf's ring_buffer.
  * Same object, stop rule and output as bench/guests/ringbuf/.
  *
- *   ringbuf TGID PER_CALL CALLS
+ *   ringbuf TGID PER_CALL CALLS [drain]
+ *
+ * live (default): consumes while the generator runs; drain: waits until
+ * the generator is done, then times draining the full ring.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
@@ -39,9 +43,11 @@ static int on_record(void *ctx, void *data, size_t size)
 int main(int argc, char **argv)
 {
 	if (argc < 4) {
-		fprintf(stderr, "usage: %s TGID PER_CALL CALLS\n", argv[0]);
+		fprintf(stderr, "usage: %s TGID PER_CALL CALLS [drain]\n",
+			argv[0]);
 		return 2;
 	}
+	int drain_mode = argc > 4 && !strcmp(argv[4], "drain");
 	struct bench_config cfg = { .tgid = (uint32_t)atol(argv[1]),
 				    .per_call = (uint32_t)atol(argv[2]) };
 	uint64_t expected = (uint64_t)atoll(argv[3]) * cfg.per_call;
@@ -69,16 +75,29 @@ int main(int argc, char **argv)
 	}
 	printf("ready\n");
 	fflush(stdout);
-	start = now_ns();
 	int counts_fd = bpf_map__fd(skel->maps.counts);
+	if (drain_mode) {
+		for (;;) {
+			bpf_map_lookup_elem(counts_fd, &k0, &produced);
+			bpf_map_lookup_elem(counts_fd, &k1, &dropped);
+			if (produced + dropped >= expected)
+				break;
+			usleep(10000);
+		}
+	}
+	start = now_ns();
+	if (drain_mode)
+		t_first = start; /* the drain is timed from its start */
 	for (;;) {
-		int n = ring_buffer__poll(rb, 100);
+		int n = ring_buffer__poll(rb, drain_mode ? 0 : 100);
 		if (n < 0) {
 			fprintf(stderr, "ringbuf: poll: %d\n", n);
 			return 1;
 		}
 		if (n > 0) {
 			t_last = now_ns();
+			if (drain_mode && st.delivered >= produced)
+				break;
 			if (!t_first) {
 				t_first = t_last;
 				n_first = st.delivered;
@@ -93,9 +112,9 @@ int main(int argc, char **argv)
 			break;
 	}
 	double window = (double)(t_last - t_first);
-	printf("delivered=%llu produced=%llu dropped=%llu seq_errors=%llu "
+	printf("mode=%s delivered=%llu produced=%llu dropped=%llu seq_errors=%llu "
 	       "window_ns=%.0f events_per_s=%.0f\n",
-	       (unsigned long long)st.delivered, (unsigned long long)produced,
+	       drain_mode ? "drain" : "live", (unsigned long long)st.delivered, (unsigned long long)produced,
 	       (unsigned long long)dropped, (unsigned long long)st.seq_errors,
 	       window,
 	       window > 0 ? (double)(st.delivered - n_first) * 1e9 / window

@@ -28,12 +28,17 @@ static inline void take(struct state *st, const void *data)
 	st->delivered++;
 }
 
+/* "drain" as 4th argument: the ring is filled first, then drained */
+static int drain_mode;
+
 static struct ringbuf_bpf *setup(int argc, char **argv, uint64_t *expected)
 {
 	if (argc < 4) {
-		fprintf(stderr, "usage: %s TGID PER_CALL CALLS\n", argv[0]);
+		fprintf(stderr, "usage: %s TGID PER_CALL CALLS [drain]\n",
+			argv[0]);
 		exit(2);
 	}
+	drain_mode = argc > 4 && !strcmp(argv[4], "drain");
 	struct bench_config cfg = { .tgid = (uint32_t)atol(argv[1]),
 			      .per_call = (uint32_t)atol(argv[2]) };
 	*expected = (uint64_t)atoll(argv[3]) * cfg.per_call;
@@ -74,13 +79,26 @@ static int finished(struct ringbuf_bpf *skel, struct state *st,
 	return now_ns() - start > 120ull * 1000000000ull; /* give up */
 }
 
+/* Drain mode: waits until the generator is done (every record it caused is
+ * produced or dropped) without consuming anything. */
+static void wait_filled(struct ringbuf_bpf *skel, uint64_t expected)
+{
+	uint64_t produced, dropped;
+	for (;;) {
+		counts(skel, &produced, &dropped);
+		if (produced + dropped >= expected)
+			return;
+		usleep(10000);
+	}
+}
+
 static void report(struct state *st, uint64_t produced, uint64_t dropped,
 		   uint64_t t_first, uint64_t n_first, uint64_t t_last)
 {
 	double window = (double)(t_last - t_first);
-	printf("delivered=%llu produced=%llu dropped=%llu seq_errors=%llu "
+	printf("mode=%s delivered=%llu produced=%llu dropped=%llu seq_errors=%llu "
 	       "window_ns=%.0f events_per_s=%.0f\n",
-	       (unsigned long long)st->delivered,
+	       drain_mode ? "drain" : "live", (unsigned long long)st->delivered,
 	       (unsigned long long)produced, (unsigned long long)dropped,
 	       (unsigned long long)st->seq_errors, window,
 	       window > 0 ? (double)(st->delivered - n_first) * 1e9 / window

@@ -1,7 +1,10 @@
 /* Ring-buffer delivery benchmark, wasm guest with the standard callback
  * import (bpf_buffer__poll → wasm_bpf_buffer_poll).
  *
- *   ringbuf.wasm TGID PER_CALL CALLS
+ *   ringbuf.wasm TGID PER_CALL CALLS [drain]
+ *
+ * live (default): consumes while the generator runs; drain: waits until
+ * the generator is done, then times draining the full ring.
  */
 #include "common.h"
 
@@ -26,15 +29,23 @@ int main(int argc, char **argv)
 	}
 	printf("ready\n");
 	fflush(stdout);
+	if (drain_mode) {
+		wait_filled(skel, expected);
+		counts(skel, &produced, &dropped);
+	}
 	start = now_ns();
+	if (drain_mode)
+		t_first = start; /* the drain is timed from its start */
 	for (;;) {
-		int n = bpf_buffer__poll(rb, 100);
+		int n = bpf_buffer__poll(rb, drain_mode ? 0 : 100);
 		if (n < 0) {
 			fprintf(stderr, "ringbuf: poll: %s\n", wasm_bpf_strerror(n));
 			return 1;
 		}
 		if (n > 0) {
 			t_last = now_ns();
+			if (drain_mode && st.delivered >= produced)
+				break;
 			if (!t_first) {
 				t_first = t_last;
 				n_first = st.delivered;

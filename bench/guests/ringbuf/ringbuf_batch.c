@@ -2,7 +2,10 @@
  * (wasm_bpf_ext.wasm_bpf_buffer_poll_batch, host/ABI.md): one host call
  * per batch, records laid out {u32 size; u32 copied; data padded to 8}.
  *
- *   ringbuf_batch.wasm TGID PER_CALL CALLS
+ *   ringbuf_batch.wasm TGID PER_CALL CALLS [drain]
+ *
+ * live (default): consumes while the generator runs; drain: waits until
+ * the generator is done, then times draining the full ring.
  */
 #include "common.h"
 
@@ -47,10 +50,16 @@ int main(int argc, char **argv)
 	walk(&st, len);
 	printf("ready\n");
 	fflush(stdout);
+	if (drain_mode) {
+		wait_filled(skel, expected);
+		counts(skel, &produced, &dropped);
+	}
 	start = now_ns();
+	if (drain_mode)
+		t_first = start; /* the drain is timed from its start */
 	for (;;) {
 		len = wasm_bpf_buffer_poll_batch(handle, fd, batch, BATCH_BYTES,
-						 100);
+						 drain_mode ? 0 : 100);
 		if (len < 0) {
 			fprintf(stderr, "ringbuf_batch: poll_batch: %d\n", len);
 			return 1;
@@ -58,6 +67,8 @@ int main(int argc, char **argv)
 		if (len > 0) {
 			walk(&st, len);
 			t_last = now_ns();
+			if (drain_mode && st.delivered >= produced)
+				break;
 			if (!t_first) {
 				t_first = t_last;
 				n_first = st.delivered;
