@@ -105,6 +105,9 @@ export class Waiter implements Resource {
     if (this.#epfd >= 0) c().close(this.#epfd);
     this.#epfd = -1;
   }
+  [Symbol.dispose](): void {
+    this.close();
+  }
 }
 
 /** The shared interface of both readers. */
@@ -233,6 +236,10 @@ export class RingBufReader implements BufferReader {
     }
   }
 
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
   close(): void {
     if (!this.#consumerPtr) return;
     this.#consumer = this.#producer = null;
@@ -346,6 +353,10 @@ export class PerfBufReader implements BufferReader {
     this.#sample?.close();
     this.#lostCb?.close();
     this.#sample = this.#lostCb = null;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
   }
 
   close(): void {

@@ -1,0 +1,197 @@
+/**
+ * The public TypeScript eBPF layer (ffi/, exported from mod.ts) without
+ * Wasm: objects, programs, maps, links, ring and perf buffer readers, tc
+ * attach targets, and their errors, on the real kernel.
+ */
+import assert from "node:assert/strict";
+import { assertNoBpfLeaks, bpfSnapshot, buildGuest } from "./util.ts";
+import { BpfError, BpfObject, openBufferReader, Waiter } from "../mod.ts";
+
+const object = async () => `${await buildGuest("tests/guests/ffi")}/ffi.bpf.o`;
+
+const libc = Deno.dlopen("libc.so.6", {
+  getppid: { parameters: [], result: "i32" },
+});
+
+function u32(n: number): Uint8Array {
+  return new Uint8Array(new Uint32Array([n]).buffer);
+}
+function u64(n: number): Uint8Array {
+  return new Uint8Array(new BigUint64Array([BigInt(n)]).buffer);
+}
+function readU64(b: Uint8Array): number {
+  return Number(
+    new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(0, true),
+  );
+}
+
+/** Opens, loads and points the getppid program at this process. */
+async function loaded() {
+  const obj = BpfObject.openFile(await object());
+  obj.load();
+  obj.map("cfg").update(u32(0), u64(Deno.pid));
+  obj.program("on_getppid").attach();
+  return obj;
+}
+
+Deno.test("object: programs, sections, maps and their sizes", async () => {
+  const before = bpfSnapshot();
+  {
+    using obj = BpfObject.openFile(await object());
+    assert.deepEqual(obj.programs.map((p) => [p.name, p.section]), [
+      ["on_getppid", "tp/syscalls/sys_enter_getppid"],
+      ["count_tc", "tc"],
+    ]);
+    const cfg = obj.map("cfg");
+    assert.deepEqual([cfg.keySize, cfg.valueSize, cfg.maxEntries], [4, 8, 2]);
+    assert.equal(obj.map("ring").maxEntries, 64 * 1024);
+    assert(obj.findMap(".bss"), "internal maps are found by section name");
+    obj.load();
+    assert(obj.loaded);
+    assert(obj.program("on_getppid").fd > 0);
+  }
+  await assertNoBpfLeaks(before);
+});
+
+Deno.test("maps: update, lookup, keys, delete, and size checks", async () => {
+  using obj = await loaded();
+  const cfg = obj.map("cfg");
+  cfg.update(u32(1), u64(41));
+  assert.equal(readU64(cfg.lookup(u32(1))!), 41);
+  assert.deepEqual([...cfg.keys()].map((k) => new Uint32Array(k.buffer)[0]), [
+    0,
+    1,
+  ]);
+  assert.throws(
+    () => cfg.lookup(new Uint8Array(3)),
+    /map 'cfg': key is 3 bytes, the map's is 4/,
+  );
+  assert.throws(
+    () => cfg.delete(u32(0)),
+    (e: unknown) => e instanceof BpfError && e.code === "EINVAL",
+  );
+  assert.equal(cfg.lookup(u32(7)), undefined); // out of range of the array: absent
+});
+
+Deno.test("ring buffer: every record once, in order; a non-zero handler stops the batch and the rest stays", async () => {
+  const before = bpfSnapshot();
+  {
+    using obj = await loaded();
+    const ring = openBufferReader(obj, obj.map("ring"));
+    using waiter = new Waiter(ring.pollFd);
+    for (let i = 0; i < 10; i++) libc.symbols.getppid();
+    assert.equal(waiter.wait(1000), "ready");
+    const got: number[] = [];
+    const stopped = ring.consume((data) => {
+      got.push(readU64(data));
+      return got.length === 4 ? 7 : 0;
+    });
+    assert.equal(stopped, 7);
+    assert.equal(got.length, 4);
+    assert(ring.available());
+    assert.equal(ring.consume((data) => (got.push(readU64(data)), 0)), 6);
+    assert.deepEqual(
+      got,
+      got.map((_, i) => got[0] + i),
+      "consecutive sequence numbers",
+    );
+    assert.equal(ring.available(), false);
+    assert.equal(waiter.wait(0), "timeout");
+    // accept() can stop before a record without consuming it
+    libc.symbols.getppid();
+    assert.equal(ring.consume(() => 0, () => false), 0);
+    assert.equal(ring.consume(() => 0), 1);
+  }
+  await assertNoBpfLeaks(before);
+});
+
+Deno.test("perf buffer: the same records, same stop semantics", async () => {
+  const before = bpfSnapshot();
+  {
+    using obj = await loaded();
+    const perf = openBufferReader(obj, obj.map("perf"));
+    using waiter = new Waiter(perf.pollFd);
+    for (let i = 0; i < 5; i++) libc.symbols.getppid();
+    assert.equal(waiter.wait(1000), "ready");
+    const got: number[] = [];
+    assert.equal(
+      perf.consume((d) => (got.push(readU64(d)), got.length === 2 ? 1 : 0)),
+      1,
+    );
+    assert.equal(perf.consume((d) => (got.push(readU64(d)), 0)), 3);
+    assert.equal(got.length, 5);
+    assert.deepEqual(got, got.map((_, i) => got[0] + i));
+    assert.equal(perf.lost, 0);
+  }
+  await assertNoBpfLeaks(before);
+});
+
+Deno.test("tc: 'lo:ingress' counts packets; bad directions and interfaces are named", async () => {
+  const before = bpfSnapshot();
+  {
+    using obj = await loaded();
+    const prog = obj.program("count_tc");
+    const link = prog.attach("lo:ingress");
+    const ping = await new Deno.Command("ping", {
+      args: ["-c", "3", "-i", "0.2", "127.0.0.1"],
+      stdout: "null",
+    })
+      .output();
+    assert(ping.success, "ping 127.0.0.1");
+    assert(readU64(obj.map("cfg").lookup(u32(1))!) >= 3, "tc saw the pings");
+    link.close();
+    assert(link.closed);
+    assert.throws(
+      () => prog.attach("lo:sideways"),
+      /direction must be 'ingress' or 'egress', not 'sideways'/,
+    );
+    assert.throws(
+      () => prog.attach("nosuchif0"),
+      /no network interface 'nosuchif0'/,
+    );
+    assert.throws(
+      () => prog.attach(),
+      /this section needs a target: 'ifname:ingress' or 'ifname:egress'/,
+    );
+  }
+  await assertNoBpfLeaks(before);
+});
+
+Deno.test("errors name the file, program or map", async () => {
+  assert.throws(
+    () => BpfObject.openFile("/nonexistent/x.bpf.o"),
+    /cannot read BPF object '\/nonexistent\/x\.bpf\.o'/,
+  );
+  assert.throws(
+    () =>
+      BpfObject.open(new TextEncoder().encode("not elf"), { name: "junk.o" }),
+    /junk\.o/,
+  );
+  const obj = BpfObject.openFile(await object());
+  assert.throws(
+    () => obj.program("nope"),
+    /no program 'nope' in BPF object 'ffi\.bpf\.o' \(it has: on_getppid, count_tc\)/,
+  );
+  assert.throws(() => obj.map("nope"), /no map 'nope'/);
+  assert.throws(() => obj.program("on_getppid").attach(), /it is not loaded/);
+  obj.close();
+  obj.close(); // twice is harmless
+  assert.throws(() => obj.map("cfg").fd, /BPF object 'ffi\.bpf\.o' is closed/);
+});
+
+Deno.test("a missing libbpf is reported with how to install it", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `import { BpfObject } from "${new URL("../mod.ts", import.meta.url)}";
+      try { BpfObject.open(new Uint8Array(8)); } catch (e) { console.log(String(e)); }`,
+    ],
+    env: { WASM_BPF_LIBBPF: "/nonexistent/libbpf.so.1" },
+    stdout: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  assert.match(
+    text,
+    /cannot load \/nonexistent\/libbpf\.so\.1: .*\n.*apt-get install libbpf1/,
+  );
+});

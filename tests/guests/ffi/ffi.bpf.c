@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: GPL-2.0
+/* BPF side of tests/ffi_test.ts (the TypeScript eBPF layer, no Wasm):
+ * numbered records to a ring buffer and a perf buffer for every getppid()
+ * of the pid in cfg[0], and a tc program counting packets. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+char LICENSE[] SEC("license") = "GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, u32);
+	__type(value, u64);
+} cfg SEC(".maps"); /* [0] pid to follow, [1] packets seen by tc */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 * 1024);
+} ring SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(key_size, sizeof(u32));
+	__uint(value_size, sizeof(u32));
+} perf SEC(".maps");
+
+u64 seq = 0;
+
+SEC("tp/syscalls/sys_enter_getppid")
+int on_getppid(void *ctx)
+{
+	u32 zero = 0;
+	u64 *pid = bpf_map_lookup_elem(&cfg, &zero);
+	u64 *rec, n;
+
+	if (!pid || *pid != (bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	n = __sync_fetch_and_add(&seq, 1);
+	bpf_perf_event_output(ctx, &perf, BPF_F_CURRENT_CPU, &n, sizeof(n));
+	rec = bpf_ringbuf_reserve(&ring, sizeof(*rec), 0);
+	if (!rec)
+		return 0;
+	*rec = n;
+	bpf_ringbuf_submit(rec, 0);
+	return 0;
+}
+
+SEC("tc")
+int count_tc(struct __sk_buff *skb)
+{
+	u32 one = 1;
+	u64 *count = bpf_map_lookup_elem(&cfg, &one);
+
+	if (count)
+		__sync_fetch_and_add(count, 1);
+	return 0; /* TC_ACT_OK / TCX_PASS */
+}
