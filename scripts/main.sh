@@ -7,7 +7,7 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
-"$DENO" run --allow-read --allow-write --allow-run --allow-env scripts/build.ts examples/bootstrap
+"$DENO" run -A scripts/build.ts examples/bootstrap
 cmd=("$DENO" run --allow-ffi --allow-read --allow-env mod.ts build/examples/bootstrap/bootstrap.wasm)
 if [ $# -gt 0 ]; then
   # run for a duration: SIGINT after SECONDS, which the runtime turns into a clean exit

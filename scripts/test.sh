@@ -18,7 +18,7 @@ dirs=(tests/guests/*/ examples/*/)
 existing=()
 for d in "${dirs[@]}"; do [ -d "$d" ] && existing+=("$d"); done
 if [ ${#existing[@]} -gt 0 ]; then
-  "$DENO" run --allow-read --allow-write --allow-run --allow-env scripts/build.ts "${existing[@]}" || {
+  "$DENO" run -A scripts/build.ts "${existing[@]}" || {
     echo "0 passed, 1 failed"
     exit 1
   }
