@@ -269,6 +269,27 @@ Deno.test("a guest spinning without calling the host is terminated after the gra
   await assertNoBpfLeaks(before);
 });
 
+Deno.test("a guest spinning inside a callback: stopped by SIGINT and by the time limit", async () => {
+  const before = bpfSnapshot();
+  const tool = new Tool(await guest(), ["spincb", ME, "1"]);
+  await tool.waitFor(/^ready/);
+  await spawnAndWait("/bin/true", []);
+  await tool.waitFor(/^spinning/);
+  const res = await tool.stop();
+  assert.equal(res.code, 130, res.stderr);
+  assert.match(res.stderr, /did not stop within \d+ ms of SIGINT; terminated/);
+  await assertNoBpfLeaks(before);
+
+  const limited = new Tool("--timeout", ["1", await guest(), "spin"]);
+  const r2 = await limited.wait(15_000);
+  assert.equal(r2.code, 124, r2.stderr);
+  assert.match(
+    r2.stderr,
+    /did not stop within \d+ ms of the 1000 ms time limit; terminated/,
+  );
+  await assertNoBpfLeaks(before);
+});
+
 Deno.test("exit without closing: the guest's status, and the host releases its objects", async () => {
   const before = bpfSnapshot();
   const res = await runCli([await guest(), "exit", "42"]);

@@ -2,7 +2,8 @@
  * scenario per command, printing results for tests/abi_test.ts to check.
  *
  *   abi ring PPID N | perf PPID N | two PPID N | maps NCPUS | reload |
- *       errors | trap PPID | wait | spin | exit CODE | grow PPID N | oom
+ *       errors | trap PPID | wait | spin | exit CODE | grow PPID N | oom |
+ *       spincb PPID N
  */
 #include <errno.h>
 #include <stdio.h>
@@ -66,6 +67,18 @@ static int on_event_trap(void *ctx, void *data, uint32_t size)
 	const struct event *e = data;
 	if (e->ppid == want_ppid)
 		__builtin_trap();
+	return 0;
+}
+
+static int on_event_spin(void *ctx, void *data, uint32_t size)
+{
+	const struct event *e = data;
+	if (e->ppid == want_ppid) {
+		printf("spinning\n");
+		fflush(stdout);
+		for (volatile int i = 0;; i++)
+			;
+	}
 	return 0;
 }
 
@@ -311,6 +324,8 @@ int main(int argc, char **argv)
 		return cmd_errors();
 	if (!strcmp(cmd, "trap"))
 		return cmd_ring("rb", "rb", argc, argv, on_event_trap);
+	if (!strcmp(cmd, "spincb"))
+		return cmd_ring("rb", "rb", argc, argv, on_event_spin);
 	if (!strcmp(cmd, "wait"))
 		return cmd_wait();
 	if (!strcmp(cmd, "spin")) {
