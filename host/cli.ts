@@ -29,7 +29,8 @@ Options (before app.wasm; everything after it goes to the guest):
   -h, --help                  this help
   -V, --version               print the version
   -v, --verbose               log loads, attaches and libbpf's own messages
-      --dir HOST[:GUEST]      let the guest use directory HOST (as GUEST)
+      --dir HOST[:GUEST]      let the guest use directory HOST (as GUEST);
+                              deno needs --allow-write for HOST too
       --env NAME=VALUE        set a guest environment variable
   Policy (default: everything existing wasi-bpf hosts allow):
       --allow-kind KINDS      only these program kinds, comma-separated:

@@ -269,6 +269,51 @@ Deno.test("--max-memory: the guest's memory stops growing at the ceiling", async
   );
 });
 
+Deno.test("WASI sandbox: no files or environment unless granted with --dir and --env", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/secret.txt`, "the secret\n");
+    const denied = await runCli([await guest(), "cat", `${dir}/secret.txt`]);
+    assert.equal(denied.code, 1);
+    assert.match(denied.stdout, /open .*secret\.txt failed/);
+    assert.doesNotMatch(denied.stdout, /the secret/);
+    const granted = await runCli([
+      "--dir",
+      `${dir}:/data`,
+      await guest(),
+      "cat",
+      "/data/secret.txt",
+    ], {
+      permissions: [
+        "--allow-ffi",
+        "--allow-read",
+        "--allow-env",
+        `--allow-write=${dir}`,
+      ],
+    });
+    assert.equal(granted.code, 0, granted.stderr);
+    assert.equal(granted.stdout, "the secret\n");
+    Deno.env.set("WASM_BPF_TEST_SECRET", "leak");
+    const noEnv = await runCli([
+      await guest(),
+      "getenv",
+      "WASM_BPF_TEST_SECRET",
+    ]);
+    assert.equal(noEnv.stdout.trim(), "WASM_BPF_TEST_SECRET=(unset)");
+    const env = await runCli([
+      "--env",
+      "GREETING=hi there",
+      await guest(),
+      "getenv",
+      "GREETING",
+    ]);
+    assert.equal(env.stdout.trim(), "GREETING=hi there");
+  } finally {
+    Deno.env.delete("WASM_BPF_TEST_SECRET");
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("--verbose shows libbpf's own messages and the host's decisions", async () => {
   const r = await runCli(["-v", await guest(), "reload"]);
   assert.equal(r.code, 0);

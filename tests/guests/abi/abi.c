@@ -3,7 +3,7 @@
  *
  *   abi ring PPID N | perf PPID N | two PPID N | maps NCPUS | reload |
  *       errors | trap PPID | wait | spin | exit CODE | grow PPID N | oom |
- *       spincb PPID N
+ *       spincb PPID N | cat PATH | getenv NAME
  */
 #include <errno.h>
 #include <stdio.h>
@@ -335,6 +335,24 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		for (volatile int i = 0;; i++)
 			;
+	}
+	if (!strcmp(cmd, "cat") && argc > 0) {
+		/* WASI sandbox: only directories granted with --dir are visible */
+		FILE *f = fopen(argv[0], "r");
+		if (!f) {
+			printf("open %s failed: %s\n", argv[0], strerror(errno));
+			return 1;
+		}
+		char line[256];
+		while (fgets(line, sizeof(line), f))
+			fputs(line, stdout);
+		fclose(f);
+		return 0;
+	}
+	if (!strcmp(cmd, "getenv") && argc > 0) {
+		const char *v = getenv(argv[0]);
+		printf("%s=%s\n", argv[0], v ? v : "(unset)");
+		return 0;
 	}
 	if (!strcmp(cmd, "oom")) {
 		/* allocate until the memory ceiling says no */
