@@ -108,11 +108,27 @@ Deno.test("without --allow-ffi: a clear line saying which flag is missing", asyn
 
 Deno.test("not root: the load fails with one line saying root is needed", async () => {
   const wasm = await guest();
-  // a copy readable by an unprivileged user
+  // copies of deno, the runtime and the guest that an unprivileged user can
+  // read wherever this checkout lives
   const dir = await Deno.makeTempDir();
   await Deno.chmod(dir, 0o755);
+  const cp = await new Deno.Command("cp", {
+    args: [
+      "-r",
+      "--parents",
+      "mod.ts",
+      "deno.json",
+      "host",
+      "ffi",
+      "wasm-sdk/gen",
+      dir,
+    ],
+    cwd: ROOT,
+  }).output();
+  assert(cp.success, "copying the runtime");
+  await Deno.copyFile(Deno.execPath(), `${dir}/deno`);
   await Deno.copyFile(wasm, `${dir}/abi.wasm`);
-  await Deno.chmod(`${dir}/abi.wasm`, 0o644);
+  await new Deno.Command("chmod", { args: ["-R", "a+rX", dir] }).output();
   try {
     const out = await new Deno.Command("setpriv", {
       args: [
@@ -120,12 +136,12 @@ Deno.test("not root: the load fails with one line saying root is needed", async 
         "--regid=65534",
         "--clear-groups",
         "--inh-caps=-all",
-        Deno.execPath(),
+        `${dir}/deno`,
         "run",
         "--allow-ffi",
         "--allow-read",
         "--allow-env",
-        `${ROOT}/mod.ts`,
+        `${dir}/mod.ts`,
         `${dir}/abi.wasm`,
         "maps",
         "1",
