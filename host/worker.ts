@@ -6,7 +6,6 @@
  *
  * @module
  */
-/// <reference lib="deno.worker" />
 import process from "node:process";
 import { WASI } from "node:wasi";
 import { GuestInterrupted, WasmBpfHost } from "./host.ts";
@@ -41,8 +40,15 @@ const REASONS: Record<number, string> = {
   124: "timeout",
 };
 
+/** The worker's global scope (typed here, not with a lib directive, so the
+ * package stays publishable). */
+const scope = globalThis as unknown as {
+  postMessage(message: unknown): void;
+  onmessage: ((ev: MessageEvent<StartMessage>) => void) | null;
+};
+
 function post(r: WorkerReport) {
-  self.postMessage(r);
+  scope.postMessage(r);
 }
 
 // node:wasi announces itself as experimental on every use; the CLI's user
@@ -58,7 +64,7 @@ process.emitWarning = ((w: string | Error, ...rest: unknown[]) => {
   (emit as any)(w, ...rest);
 }) as typeof process.emitWarning;
 
-self.onmessage = (ev: MessageEvent<StartMessage>) => {
+scope.onmessage = (ev: MessageEvent<StartMessage>) => {
   const m = ev.data;
   const flag = new Int32Array(m.flag);
   const interrupted = () => {

@@ -73,3 +73,9 @@ Deno.test("deno check passes on every module", async () => {
   const r = await deno(["check", ...files]);
   assert(r.ok, r.out);
 });
+
+Deno.test("the package is JSR-publishable: deno publish --dry-run", async () => {
+  const r = await deno(["publish", "--dry-run", "--allow-dirty"]);
+  assert(r.ok, r.out);
+  assert.match(r.out, /Dry run complete/);
+});
