@@ -44,39 +44,38 @@ async function eventsOf(
   return { lines: res.lines, children };
 }
 
-Deno.test("ring buffer: exec events of processes we spawn reach the guest callback", async () => {
-  const { lines, children } = await eventsOf(
-    "ring",
-    async () => [
-      await spawnAndWait("/bin/true", []),
-      await spawnAndWait("/bin/true", []),
+for (
+  const [cmd, tag, title] of [
+    [
+      "ring",
+      "rb",
+      "ring buffer: exec events of processes we spawn reach the guest callback",
     ],
-    2,
-  );
-  for (const c of children) {
-    assert(
-      lines.includes(`rb EXEC pid=${c.pid} ppid=${ME} comm=true`),
-      lines.join("\n"),
-    );
-  }
-});
-
-Deno.test("perf buffer: the same events through a perf event array", async () => {
-  const { lines, children } = await eventsOf(
-    "perf",
-    async () => [
-      await spawnAndWait("/bin/true", []),
-      await spawnAndWait("/bin/true", []),
+    ["perf", "pb", "perf buffer: the same events through a perf event array"],
+    [
+      "grow",
+      "rb",
+      "memory grown inside a callback: later records still land in the new memory",
     ],
-    2,
-  );
-  for (const c of children) {
-    assert(
-      lines.includes(`pb EXEC pid=${c.pid} ppid=${ME} comm=true`),
-      lines.join("\n"),
+  ]
+) {
+  Deno.test(title, async () => {
+    const { lines, children } = await eventsOf(
+      cmd,
+      async () => [
+        await spawnAndWait("/bin/true", []),
+        await spawnAndWait("/bin/true", []),
+      ],
+      2,
     );
-  }
-});
+    for (const c of children) {
+      assert(
+        lines.includes(`${tag} EXEC pid=${c.pid} ppid=${ME} comm=true`),
+        lines.join("\n"),
+      );
+    }
+  });
+}
 
 Deno.test("two ring buffers of one object polled alternately, in order, with exit codes", async () => {
   const { lines, children } = await eventsOf(
@@ -107,23 +106,6 @@ Deno.test("two ring buffers of one object polled alternately, in order, with exi
     at(`rb EXEC pid=${sh.pid} ppid=${ME} comm=sh`) <
       at(`rb EXEC pid=${tr.pid} ppid=${ME} comm=true`),
   );
-});
-
-Deno.test("memory grown inside a callback: later records still land in the new memory", async () => {
-  const { lines, children } = await eventsOf(
-    "grow",
-    async () => [
-      await spawnAndWait("/bin/true", []),
-      await spawnAndWait("/bin/true", []),
-    ],
-    2,
-  );
-  for (const c of children) {
-    assert(
-      lines.includes(`rb EXEC pid=${c.pid} ppid=${ME} comm=true`),
-      lines.join("\n"),
-    );
-  }
 });
 
 Deno.test("map lookup/update/delete/iterate round-trips, per-CPU included", async () => {
