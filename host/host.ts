@@ -523,46 +523,45 @@ export class WasmBpfHost {
     const map = v.map;
     const mem = this.#mem;
     const f = Number(flags);
+    const name = map.name;
     switch (cmd) {
       case 1:
         return map.lookupRaw(
-          mem.address(key, map.keySize, `lookup in '${map.name}': key`),
+          mem.address(key, map.keySize, "lookup in map: key of", name),
           mem.address(
             value,
             map.valueBufferSize,
-            `lookup in '${map.name}': value`,
+            "lookup in map: value of",
+            name,
           ),
           f,
         );
       case 2:
-        this.#policy.checkMapWrite(map.name, "update");
-        if (this.#opts.audit) {
-          this.#audit({ event: "map_update", map: map.name });
-        }
+        this.#policy.checkMapWrite(name, "update");
+        if (this.#opts.audit) this.#audit({ event: "map_update", map: name });
         return map.updateRaw(
-          mem.address(key, map.keySize, `update of '${map.name}': key`),
+          mem.address(key, map.keySize, "update of map: key of", name),
           mem.address(
             value,
             map.valueBufferSize,
-            `update of '${map.name}': value`,
+            "update of map: value of",
+            name,
           ),
           f,
         );
       case 3:
-        this.#policy.checkMapWrite(map.name, "delete");
-        if (this.#opts.audit) {
-          this.#audit({ event: "map_delete", map: map.name });
-        }
+        this.#policy.checkMapWrite(name, "delete");
+        if (this.#opts.audit) this.#audit({ event: "map_delete", map: name });
         return map.deleteRaw(
-          mem.address(key, map.keySize, `delete from '${map.name}': key`),
+          mem.address(key, map.keySize, "delete from map: key of", name),
           f,
         );
       case 4:
         return map.nextKeyRaw(
           key === 0
             ? 0
-            : mem.address(key, map.keySize, `next key of '${map.name}': key`),
-          mem.address(next, map.keySize, `next key of '${map.name}': next key`),
+            : mem.address(key, map.keySize, "next key: key of", name),
+          mem.address(next, map.keySize, "next key: next key of", name),
         );
       default:
         this.#debug(`wasm_bpf_map_operate: unknown command ${cmd}`);

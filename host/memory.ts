@@ -50,10 +50,11 @@ export class GuestMemory {
   /**
    * The native address of guest offset `ptr`, after checking
    * `[ptr, ptr+len)` lies inside the memory. `ptr` 0 is a NULL pointer and
-   * faults unless `len` is 0 and `allowNull`.
+   * faults. `what` and `of` (e.g. "lookup in map", "kv") name it in the
+   * error.
    */
-  address(ptr: number, len: number, what: string): number {
-    this.check(ptr, len, what);
+  address(ptr: number, len: number, what: string, of = ""): number {
+    this.check(ptr, len, what, of);
     if (this.#base === 0) {
       this.#base = Number(
         Deno.UnsafePointer.value(Deno.UnsafePointer.of(this.#bytes)),
@@ -63,12 +64,13 @@ export class GuestMemory {
   }
 
   /** Checks `[ptr, ptr+len)`; throws GuestFault naming `what`. */
-  check(ptr: number, len: number, what: string): void {
+  check(ptr: number, len: number, what: string, of = ""): void {
     this.#refresh();
     const p = ptr >>> 0;
     if (p === 0 || len < 0 || p + len > this.#bytes.length) {
+      // the message is built only here: the checks run on every map call
       throw new GuestFault(
-        `${what}: [${p}, ${
+        `${what}${of ? ` '${of}'` : ""}: [${p}, ${
           p + len
         }) is outside the guest's ${this.#bytes.length}-byte memory${
           p === 0 ? " (NULL)" : ""
