@@ -61,6 +61,8 @@ export function withLibbpfLog<T>(
 ): { value: T; tail: string[] } {
   const tail: string[] = [];
   const prev = sink;
+  const outermost = depth++ === 0;
+  if (outermost) lock();
   sink = (level, line) => {
     if (level === 0) {
       tail.push(line);
@@ -74,5 +76,42 @@ export function withLibbpfLog<T>(
   } finally {
     sink = prev;
     bpf().libbpf_set_print(prev ? hook().pointer : null);
+    depth--;
+    if (outermost) unlock();
   }
+}
+
+/*
+ * The print hook is process-wide but each thread's callback may only run
+ * on that thread: threads (the Workers that run guests) take turns. The
+ * lock word is shared with every Worker through {@link libbpfLogLock}.
+ */
+let lockWord = new Int32Array(new SharedArrayBuffer(4));
+let depth = 0;
+
+function lock() {
+  const start = Date.now();
+  while (Atomics.compareExchange(lockWord, 0, 0, 1) !== 0) {
+    Atomics.wait(lockWord, 0, 1, 5);
+    // a Worker terminated while holding it must not block everyone forever
+    if (Date.now() - start > 3000) {
+      Atomics.store(lockWord, 0, 1);
+      return;
+    }
+  }
+}
+
+function unlock() {
+  Atomics.store(lockWord, 0, 0);
+  Atomics.notify(lockWord, 0, 1);
+}
+
+/** This thread's libbpf log lock, to hand to a Worker. */
+export function libbpfLogLock(): SharedArrayBuffer {
+  return lockWord.buffer as SharedArrayBuffer;
+}
+
+/** In a Worker: share the lock of the thread that started it. */
+export function useLibbpfLogLock(buffer: SharedArrayBuffer): void {
+  lockWord = new Int32Array(buffer);
 }

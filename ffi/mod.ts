@@ -5,7 +5,7 @@
  */
 export { closeFds, LibraryLoadError } from "./native.ts";
 export { BpfError, errnoName, errnoText } from "./errors.ts";
-export type { LibbpfLogger } from "./log.ts";
+export { type LibbpfLogger, libbpfLogLock, useLibbpfLogLock } from "./log.ts";
 export {
   BpfMap,
   BpfObject,

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { closeFds, WakeFd } from "../ffi/mod.ts";
+import { closeFds, libbpfLogLock, WakeFd } from "../ffi/mod.ts";
 import { bpf } from "../ffi/native.ts";
 import { capMemory } from "./limits.ts";
 import type { Policy } from "./policy.ts";
@@ -211,6 +211,7 @@ export async function run(
     audit: !!options.audit,
     wakeFd: wake.fd,
     flag,
+    logLock: libbpfLogLock(),
   };
   worker.postMessage(start);
 

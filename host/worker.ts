@@ -8,6 +8,7 @@
  */
 import process from "node:process";
 import { WASI } from "node:wasi";
+import { useLibbpfLogLock } from "../ffi/mod.ts";
 import { GuestInterrupted, WasmBpfHost } from "./host.ts";
 import type { Policy } from "./policy.ts";
 
@@ -24,6 +25,8 @@ export interface StartMessage {
   wakeFd: number;
   /** [0]: 0, or the signal number / reason code that stops the guest. */
   flag: SharedArrayBuffer;
+  /** The process-wide libbpf log lock (see ffi/log.ts). */
+  logLock: SharedArrayBuffer;
 }
 
 /** What the worker reports back. */
@@ -66,6 +69,7 @@ process.emitWarning = ((w: string | Error, ...rest: unknown[]) => {
 
 scope.onmessage = (ev: MessageEvent<StartMessage>) => {
   const m = ev.data;
+  useLibbpfLogLock(m.logLock);
   const flag = new Int32Array(m.flag);
   const interrupted = () => {
     const v = Atomics.load(flag, 0);
