@@ -20,6 +20,7 @@
 
 struct state {
 	uint64_t delivered, seq_errors;
+	uint64_t t_first; /* live: when the first record arrived */
 };
 
 static uint64_t now_ns(void)
@@ -34,6 +35,8 @@ static int on_record(void *ctx, void *data, size_t size)
 	struct state *st = ctx;
 	const struct rec *r = data;
 	(void)size;
+	if (!st->delivered)
+		st->t_first = now_ns();
 	if (r->seq != st->delivered)
 		st->seq_errors++;
 	st->delivered++;
@@ -110,6 +113,12 @@ int main(int argc, char **argv)
 			break;
 		if (now_ns() - start > 120ull * 1000000000ull)
 			break;
+	}
+	/* live: from the first record's arrival to the end of the batch holding
+	 * the last one; drain: from the start of the drain */
+	if (!drain_mode) {
+		t_first = st.t_first;
+		n_first = 1;
 	}
 	double window = (double)(t_last - t_first);
 	printf("mode=%s delivered=%llu produced=%llu dropped=%llu seq_errors=%llu "

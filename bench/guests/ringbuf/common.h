@@ -11,6 +11,7 @@
 struct state {
 	uint64_t delivered;  /* records that reached the callback / batch */
 	uint64_t seq_errors; /* records out of order (seq != delivered) */
+	uint64_t t_first;    /* live: when the first record arrived */
 };
 
 static uint64_t now_ns(void)
@@ -23,6 +24,8 @@ static uint64_t now_ns(void)
 static inline void take(struct state *st, const void *data)
 {
 	const struct rec *r = data;
+	if (!st->delivered)
+		st->t_first = now_ns();
 	if (r->seq != st->delivered)
 		st->seq_errors++;
 	st->delivered++;
@@ -92,9 +95,15 @@ static void wait_filled(struct ringbuf_bpf *skel, uint64_t expected)
 	}
 }
 
+/* Live: the rate from the first record's arrival to the end of the batch
+ * holding the last one. Drain: from the start of the drain. */
 static void report(struct state *st, uint64_t produced, uint64_t dropped,
 		   uint64_t t_first, uint64_t n_first, uint64_t t_last)
 {
+	if (!drain_mode) {
+		t_first = st->t_first;
+		n_first = 1;
+	}
 	double window = (double)(t_last - t_first);
 	printf("mode=%s delivered=%llu produced=%llu dropped=%llu seq_errors=%llu "
 	       "window_ns=%.0f events_per_s=%.0f\n",
