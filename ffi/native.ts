@@ -224,3 +224,43 @@ export function addr(p: Deno.PointerValue): number {
 export function closeFds(fds: Iterable<number>): void {
   for (const fd of fds) if (fd >= 0) c().close(fd);
 }
+
+const FAST_SYMBOLS = {
+  wasm_bpf_fast_version: { parameters: [], result: "i32" },
+  wasm_bpf_fast_map_op: {
+    parameters: ["i32", "i32", "u32", "u32", "u32", "u32", "u32", "u32"],
+    result: "i32",
+  },
+} as const;
+
+/** The optional native fast path (native/fastpath.c). */
+export type FastPath = Deno.DynamicLibrary<typeof FAST_SYMBOLS>["symbols"];
+
+let fast: FastPath | null | undefined;
+
+/**
+ * The map-operation fast path built from native/fastpath.c by
+ * scripts/setup.sh, or null when it is absent (then libbpf is used).
+ * `WASM_BPF_FAST` names another file, or `off` disables it.
+ */
+export function fastPath(): FastPath | null {
+  if (fast === undefined) {
+    fast = null;
+    let path = "";
+    try {
+      const url = new URL(
+        "../build/native/libwasm_bpf_fast.so",
+        import.meta.url,
+      );
+      if (url.protocol === "file:") path = url.pathname;
+    } catch { /* not a file URL: no default */ }
+    path = envPath("WASM_BPF_FAST", path);
+    if (path && path !== "off") {
+      try {
+        const lib = Deno.dlopen(path, FAST_SYMBOLS).symbols;
+        if (lib.wasm_bpf_fast_version() === 1) fast = lib;
+      } catch { /* absent or not built: libbpf it is */ }
+    }
+  }
+  return fast;
+}

@@ -21,6 +21,8 @@ export class GuestMemory {
   #buffer: ArrayBuffer | undefined;
   #bytes = new Uint8Array(0);
   #base = 0;
+  #baseLo = 0;
+  #baseHi = 0;
 
   constructor(memory: WebAssembly.Memory) {
     this.memory = memory;
@@ -33,6 +35,25 @@ export class GuestMemory {
       this.#bytes = new Uint8Array(buf);
       this.#base = 0;
     }
+  }
+
+  #takeBase(): void {
+    this.#base = Number(
+      Deno.UnsafePointer.value(Deno.UnsafePointer.of(this.#bytes)),
+    );
+    this.#baseLo = this.#base % 4294967296;
+    this.#baseHi = Math.floor(this.#base / 4294967296);
+  }
+
+  /** Low 32 bits of the memory's native address (after a check or address call). */
+  get baseLo(): number {
+    if (this.#base === 0) this.#takeBase();
+    return this.#baseLo;
+  }
+  /** High 32 bits of the memory's native address. */
+  get baseHi(): number {
+    if (this.#base === 0) this.#takeBase();
+    return this.#baseHi;
   }
 
   /** The whole memory as bytes (valid until the guest runs again). */
@@ -55,11 +76,7 @@ export class GuestMemory {
    */
   address(ptr: number, len: number, what: string, of = ""): number {
     this.check(ptr, len, what, of);
-    if (this.#base === 0) {
-      this.#base = Number(
-        Deno.UnsafePointer.value(Deno.UnsafePointer.of(this.#bytes)),
-      );
-    }
+    if (this.#base === 0) this.#takeBase();
     return this.#base + (ptr >>> 0);
   }
 

@@ -76,6 +76,19 @@ mount_fs() {
   fi
 }
 
+# The host's map fast path (native/fastpath.c); the host falls back to
+# libbpf without it.
+build_native() {
+  local src="$ROOT/native/fastpath.c" out="$ROOT/build/native/libwasm_bpf_fast.so"
+  if [ -f "$out" ] && [ "$out" -nt "$src" ]; then return 0; fi
+  if ! command -v gcc >/dev/null 2>&1; then
+    log "gcc not found: the map fast path is not built (apt-get install gcc)"
+    return 0
+  fi
+  mkdir -p "$(dirname "$out")"
+  gcc -O2 -Wall -Wextra -shared -fPIC "$src" -o "$out" && log "built $out"
+}
+
 main() {
   local apt=1
   for a in "$@"; do
@@ -94,6 +107,7 @@ main() {
   need_root
   [ $apt = 1 ] && install_apt
   mount_fs
+  build_native >&2
   install_deno
 }
 

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { assertNoBpfLeaks, bpfSnapshot, buildGuest, runCli } from "./util.ts";
 import { spawnAndWait, Tool } from "../examples/tool_test_util.ts";
+import { fastPath } from "../ffi/native.ts";
 
 const guest = async () => `${await buildGuest("tests/guests/abi")}/abi.wasm`;
 const ME = String(Deno.pid);
@@ -108,28 +109,39 @@ Deno.test("two ring buffers of one object polled alternately, in order, with exi
   );
 });
 
-Deno.test("map lookup/update/delete/iterate round-trips, per-CPU included", async () => {
-  const before = bpfSnapshot();
-  const ncpus = possibleCpus();
-  const res = await runCli([await guest(), "maps", String(ncpus)]);
-  assert.equal(res.code, 0, res.stderr);
-  const v = values(res.stdout);
-  assert.equal(v.update_noexist, "-17"); // EEXIST
-  assert.equal(v.lookup7, "0");
-  assert.equal(v.val, "7000");
-  assert.equal(v.iterated, "10");
-  assert.equal(v.keysum, "55");
-  assert.equal(v.end, "-2");
-  assert.equal(v.delete7, "0");
-  assert.equal(v.lookup7_after, "-2");
-  assert.equal(v.delete7_again, "-2");
-  assert.equal(v.update, "0");
-  assert.equal(v.lookup, "0");
-  // slots 100, 101, ... one per possible CPU
-  assert.equal(Number(v.sum), ncpus * 100 + (ncpus * (ncpus - 1)) / 2);
-  assert.equal(v.close, "0");
-  assert.equal(v.after_close, "-9");
-  await assertNoBpfLeaks(before);
+for (const fast of ["on", "off"]) {
+  Deno.test(`map lookup/update/delete/iterate round-trips, per-CPU included (fast path ${fast})`, async () => {
+    const before = bpfSnapshot();
+    const ncpus = possibleCpus();
+    const res = await runCli([await guest(), "maps", String(ncpus)], {
+      env: fast === "off" ? { WASM_BPF_FAST: "off" } : {},
+    });
+    assert.equal(res.code, 0, res.stderr);
+    const v = values(res.stdout);
+    assert.equal(v.update_noexist, "-17"); // EEXIST
+    assert.equal(v.lookup7, "0");
+    assert.equal(v.val, "7000");
+    assert.equal(v.iterated, "10");
+    assert.equal(v.keysum, "55");
+    assert.equal(v.end, "-2");
+    assert.equal(v.delete7, "0");
+    assert.equal(v.lookup7_after, "-2");
+    assert.equal(v.delete7_again, "-2");
+    assert.equal(v.update, "0");
+    assert.equal(v.lookup, "0");
+    // slots 100, 101, ... one per possible CPU
+    assert.equal(Number(v.sum), ncpus * 100 + (ncpus * (ncpus - 1)) / 2);
+    assert.equal(v.close, "0");
+    assert.equal(v.after_close, "-9");
+    await assertNoBpfLeaks(before);
+  });
+}
+
+Deno.test("the native map fast path is built by set-up and loads", () => {
+  assert(
+    fastPath(),
+    "build/native/libwasm_bpf_fast.so (scripts/setup.sh builds it with gcc)",
+  );
 });
 
 Deno.test("close and reload; two objects at once stay apart", async () => {

@@ -222,9 +222,14 @@ export const CLI_PERMISSIONS = ["--allow-ffi", "--allow-read", "--allow-env"];
 /** Runs the CLI (`deno run <perms> mod.ts ...args`) to completion. */
 export async function runCli(
   args: string[],
-  options: { timeoutMs?: number; permissions?: string[] } = {},
+  options: {
+    timeoutMs?: number;
+    permissions?: string[];
+    env?: Record<string, string>;
+  } = {},
 ): Promise<ProcResult> {
   const child = new Deno.Command(Deno.execPath(), {
+    env: options.env,
     args: [
       "run",
       ...(options.permissions ?? CLI_PERMISSIONS),
