@@ -16,7 +16,11 @@
 #
 # BPF objects go to obj/ next to each guest (scripts/build.ts, which
 # scripts/test.sh runs over examples/*/ and tests/guests/*/, writes its own
-# NAME.bpf.o and skeleton beside them; those are not used here).
+# NAME.bpf.o and skeleton beside them; those are not used here). The SDK
+# twins of C examples compile the C example's BPF source, which stays the
+# reference for the event layout: rust-bootstrap and as-bootstrap use
+# examples/bootstrap/bootstrap.bpf.c, go-execve examples/execve/execve.bpf.c.
+# The SDKs' test guests share one object, wasm-sdk/tests/errors.bpf.c.
 #
 # A part whose toolchain is missing is skipped with a message and exit
 # status 3 (other failures: 1). Prints each file it produced.
@@ -73,14 +77,14 @@ build_rust() {
   echo "$sdk/libwasm_bpf.rlib"
 
   local obj
-  obj=$(bpf_obj "$ROOT/examples/rust-bootstrap/rust-bootstrap.bpf.c" "$ex/obj")
+  obj=$(bpf_obj "$ROOT/examples/bootstrap/bootstrap.bpf.c" "$ex/obj")
   echo "$obj"
   RUST_BOOTSTRAP_BPF_O="$obj" "$RUSTC" "${flags[@]}" --crate-name rust_bootstrap \
     --extern wasm_bpf="$sdk/libwasm_bpf.rlib" -L "$sdk" \
     "$ROOT/examples/rust-bootstrap/main.rs" -o "$ex/rust-bootstrap.wasm"
   echo "$ex/rust-bootstrap.wasm"
 
-  obj=$(bpf_obj "$ROOT/wasm-sdk/rust/tests/errors.bpf.c" "$sdk/tests")
+  obj=$(bpf_obj "$ROOT/wasm-sdk/tests/errors.bpf.c" "$sdk/tests")
   echo "$obj"
   ERRORS_BPF_O="$obj" "$RUSTC" "${flags[@]}" --crate-name errors \
     --extern wasm_bpf="$sdk/libwasm_bpf.rlib" -L "$sdk" \
@@ -100,11 +104,18 @@ build_go() {
   local out
   export GOOS=wasip1 GOARCH=wasm GOFLAGS=-mod=mod GOTOOLCHAIN=local GOPROXY=off
   export GOCACHE="$B/go-cache" GOPATH="$B/go-path"
+  local ex srcs src
   for ex in go-execve go-lsm; do
     out="$B/examples/$ex"
     mkdir -p "$out"
+    # go-execve is the Go twin of examples/execve and uses its BPF source
+    if [ "$ex" = go-execve ]; then
+      srcs=("$ROOT/examples/execve/execve.bpf.c")
+    else
+      srcs=("$ROOT/examples/$ex"/*.bpf.c)
+    fi
     # go:embed needs the objects inside the package: bpfobj/ (git-ignored)
-    for src in "$ROOT/examples/$ex"/*.bpf.c; do
+    for src in "${srcs[@]}"; do
       bpf_obj "$src" "$ROOT/examples/$ex/bpfobj" >/dev/null
     done
     (cd "$ROOT/examples/$ex" && "$GO" build -trimpath -o "$out/$ex.wasm" .)
@@ -112,7 +123,7 @@ build_go() {
   done
   out="$B/wasm-sdk/go/tests"
   mkdir -p "$out"
-  bpf_obj "$ROOT/wasm-sdk/go/tests/errors.bpf.c" "$ROOT/wasm-sdk/go/tests/bpfobj" >/dev/null
+  bpf_obj "$ROOT/wasm-sdk/tests/errors.bpf.c" "$ROOT/wasm-sdk/go/tests/bpfobj" >/dev/null
   (cd "$ROOT/wasm-sdk/go/tests" && "$GO" build -trimpath -o "$out/errors.wasm" .)
   echo "$out/errors.wasm"
 }
@@ -142,7 +153,7 @@ build_as() {
   fi
   local out="$B/examples/as-bootstrap" obj
   mkdir -p "$out"
-  obj=$(bpf_obj "$ROOT/examples/as-bootstrap/as-bootstrap.bpf.c" "$out/obj")
+  obj=$(bpf_obj "$ROOT/examples/bootstrap/bootstrap.bpf.c" "$out/obj")
   echo "$obj"
   # the entry imports ./bpfobj/object (git-ignored)
   as_object "$obj" "$ROOT/examples/as-bootstrap/bpfobj"
@@ -151,7 +162,7 @@ build_as() {
 
   out="$B/wasm-sdk/assemblyscript/tests"
   mkdir -p "$out"
-  obj=$(bpf_obj "$ROOT/wasm-sdk/assemblyscript/tests/errors.bpf.c" "$out")
+  obj=$(bpf_obj "$ROOT/wasm-sdk/tests/errors.bpf.c" "$out")
   echo "$obj"
   as_object "$obj" "$ROOT/wasm-sdk/assemblyscript/tests/bpfobj"
   asc_build wasm-sdk/assemblyscript/tests/errors.ts "$out/errors.wasm"

@@ -4,8 +4,9 @@
 //
 //   as-bootstrap [-d MIN_DURATION_MS] [-h]
 //
-// Built by scripts/build-sdk.sh as, which generates bpfobj/object.ts
-// (the BPF object as a static data segment).
+// Built by scripts/build-sdk.sh as, which compiles the C example's BPF
+// source (examples/bootstrap/bootstrap.bpf.c) and generates
+// bpfobj/object.ts (the BPF object as a static data segment).
 import {
   args,
   BpfObject,
@@ -29,7 +30,10 @@ filename) and per exit (EXIT comm pid ppid [exit code] (duration)).
           (exec events are then not reported)
   -h      show this help`;
 
-/** struct event of as-bootstrap.h, read in place from guest memory. */
+/**
+ * struct event of examples/bootstrap/bootstrap.h, read in place from guest
+ * memory.
+ */
 @unmanaged
 // deno-lint-ignore no-unused-vars
 class Event {

@@ -4,7 +4,8 @@
 //	go-execve [-h]
 //
 // Built by scripts/build-sdk.sh go (GOOS=wasip1 GOARCH=wasm, Go 1.23); the
-// BPF object is compiled into bpfobj/ and embedded.
+// BPF object, the C example's (examples/execve/execve.bpf.c), is compiled
+// into bpfobj/ and embedded.
 package main
 
 import (
@@ -18,7 +19,7 @@ import (
 	"wasmbpf.local/sdk"
 )
 
-//go:embed bpfobj/go-execve.bpf.o
+//go:embed bpfobj/execve.bpf.o
 var bpfObject []byte
 
 const usage = `usage: go-execve [-h]
@@ -26,7 +27,7 @@ const usage = `usage: go-execve [-h]
 Trace execve() calls: one line per call (PID PPID UID COMM FILENAME ARGV0).
 `
 
-// event is struct event of go-execve.h.
+// event is struct event of examples/execve/execve.h.
 type event struct {
 	Pid      uint32
 	Ppid     uint32

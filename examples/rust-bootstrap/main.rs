@@ -3,8 +3,9 @@
 //!
 //!   rust-bootstrap [-d MIN_DURATION_MS] [-h]
 //!
-//! Built by scripts/build-sdk.sh: the BPF object (rust-bootstrap.bpf.c) is
-//! embedded with include_bytes! from the path in $RUST_BOOTSTRAP_BPF_O.
+//! Built by scripts/build-sdk.sh: the BPF object is the C example's
+//! (examples/bootstrap/bootstrap.bpf.c), embedded with include_bytes! from
+//! the path in $RUST_BOOTSTRAP_BPF_O.
 use std::io::Write;
 use std::process::exit;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -23,7 +24,7 @@ filename) and per exit (EXIT comm pid ppid [exit code] (duration)).
   -h      show this help
 ";
 
-/// struct event of rust-bootstrap.h
+/// struct event of examples/bootstrap/bootstrap.h
 #[repr(C)]
 #[derive(Clone, Copy)]
 struct Event {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
-/* A small object for the Rust SDK's error-path, map and batch tests: a hash
- * map, a const global, a ring buffer fed by getppid(). */
+/* A small object for the error-path, map and batch tests of the Rust, Go and
+ * AssemblyScript SDKs (wasm-sdk/{rust,go,assemblyscript}/tests; built by
+ * scripts/build-sdk.sh): a hash map, a const global, a ring buffer fed by
+ * getppid(). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 

@@ -1,6 +1,8 @@
 // Error paths, maps and batch polling of the AssemblyScript SDK, run on the
 // real host by tests/sdk_as_test.ts. Prints one "name: result" line per
-// check; every failure must come back as a value, never a trap.
+// check; every failure must come back as a value, never a trap. The BPF
+// object is wasm-sdk/tests/errors.bpf.c (shared with the Rust and Go tests),
+// embedded through bpfobj/object.ts by scripts/build-sdk.sh.
 import {
   BPF_ANY,
   BPF_NOEXIST,

@@ -1,6 +1,8 @@
 // Error paths, maps and batch polling of the Go SDK, run on the real host
 // by tests/sdk_go_test.ts. Prints one "name: result" line per check; every
-// failure must come back as an error value, never a trap.
+// failure must come back as an error value, never a trap. The BPF object is
+// wasm-sdk/tests/errors.bpf.c (shared with the Rust and AssemblyScript tests),
+// compiled into bpfobj/ by scripts/build-sdk.sh.
 package main
 
 import (

@@ -1,5 +1,5 @@
 //! Batch polling (module wasm_bpf_ext) of the Rust SDK, run on the real host
-//! by tests/sdk_rust_test.ts with the errors.bpf.c object: a record cut
+//! by tests/sdk_rust_test.ts with the wasm-sdk/tests/errors.bpf.c object: a record cut
 //! short by a small buffer, then whole records. Needs a host with the
 //! extension.
 use wasm_bpf::{errno, ObjectFile, Plain, Record};

@@ -1,6 +1,7 @@
 //! Error paths and map operations of the Rust SDK, run on the real host by
 //! tests/sdk_rust_test.ts. Prints one `name: result` line per check; every
-//! failure must come back as an Err value, never a trap.
+//! failure must come back as an Err value, never a trap. The BPF object is
+//! wasm-sdk/tests/errors.bpf.c, shared with the Go and AssemblyScript tests.
 use wasm_bpf::{errno, Object, ObjectFile, Polled, BPF_ANY, BPF_NOEXIST};
 
 static BPF_OBJECT: &[u8] = include_bytes!(env!("ERRORS_BPF_O"));
