@@ -236,6 +236,80 @@ export class RingBufReader implements BufferReader {
     }
   }
 
+  /**
+   * Copies ready records into `out` in the batch layout of host/ABI.md
+   * (`u32 size; u32 copied;` then the data padded to 8 bytes) and consumes
+   * them; returns the bytes written. That layout is the ring buffer's own
+   * record layout, so a run of records is one copy plus a header fix-up.
+   * A first record larger than `out` is truncated; others that do not fit
+   * stay for the next call.
+   */
+  consumeInto(out: Uint8Array): number {
+    if (!this.#consumer) {
+      throw new BpfError(`ring buffer '${this.map.name}' is closed`, 9);
+    }
+    if (out.length < 16) {
+      throw new BpfError("batch buffer smaller than 16 bytes", 22);
+    }
+    const consumer = this.#consumer;
+    const dv = this.#dataView!;
+    const data = this.#data!;
+    const mask = this.#mask;
+    const start = Number(consumer[0]);
+    const prod = Number(this.#producer![0]);
+    const outView = new DataView(out.buffer, out.byteOffset, out.byteLength);
+    let cons = start;
+    let off = 0;
+    try {
+      // first pass: the run of committed records that fits
+      let runStart = cons;
+      const flush = (end: number) => {
+        const n = end - runStart;
+        if (n > 0) {
+          const from = runStart & mask;
+          out.set(data.subarray(from, from + n), off);
+          for (let p = off; p < off + n;) {
+            const len = outView.getUint32(p, true);
+            outView.setUint32(p + 4, len, true); // copied = size
+            p += (len + 15) & ~7;
+          }
+          off += n;
+        }
+      };
+      while (cons < prod) {
+        const hdr = dv.getUint32(cons & mask, true);
+        if (hdr & BUSY) break;
+        const len = hdr & ~(BUSY | DISCARD);
+        const total = (len + 15) & ~7;
+        if (hdr & DISCARD) {
+          flush(cons);
+          cons += total;
+          runStart = cons;
+          continue;
+        }
+        if (off + (cons - runStart) + total > out.length) {
+          if (off === 0 && cons === runStart) {
+            // a first record larger than the whole buffer: truncated
+            const n = out.length - 8;
+            outView.setUint32(0, len, true);
+            outView.setUint32(4, n, true);
+            const from = (cons & mask) + 8;
+            out.set(data.subarray(from, from + n), 8);
+            off = out.length;
+            cons += total;
+            runStart = cons;
+          }
+          break;
+        }
+        cons += total;
+      }
+      flush(cons);
+      return off;
+    } finally {
+      consumer[0] = BigInt(cons);
+    }
+  }
+
   [Symbol.dispose](): void {
     this.close();
   }

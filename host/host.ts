@@ -34,6 +34,7 @@ import {
   errnoText,
   type LibbpfLogger,
   openBufferReader,
+  RingBufReader,
   Waiter,
 } from "../ffi/mod.ts";
 import { c, fastPath } from "../ffi/native.ts";
@@ -707,6 +708,10 @@ export class WasmBpfHost {
     const r = this.#reader(e, fd, "wasm_bpf_buffer_poll_batch");
     const w = this.#wait(r, timeout);
     if (w) return w;
+    if (r.reader instanceof RingBufReader) {
+      // the batch layout is the ring's own: one copy per run of records
+      return r.reader.consumeInto(out);
+    }
     let off = 0;
     r.reader.consume(
       (rec, size) => {

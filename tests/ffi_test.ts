@@ -5,7 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { assertNoBpfLeaks, bpfSnapshot, buildGuest } from "./util.ts";
-import { BpfError, BpfObject, openBufferReader, Waiter } from "../mod.ts";
+import {
+  BpfError,
+  BpfObject,
+  openBufferReader,
+  type RingBufReader,
+  Waiter,
+} from "../mod.ts";
 
 const object = async () => `${await buildGuest("tests/guests/ffi")}/ffi.bpf.o`;
 
@@ -43,7 +49,7 @@ Deno.test("object: programs, sections, maps and their sizes", async () => {
       ["count_tc", "tc"],
     ]);
     const cfg = obj.map("cfg");
-    assert.deepEqual([cfg.keySize, cfg.valueSize, cfg.maxEntries], [4, 8, 2]);
+    assert.deepEqual([cfg.keySize, cfg.valueSize, cfg.maxEntries], [4, 8, 3]);
     assert.equal(obj.map("ring").maxEntries, 64 * 1024);
     assert(obj.findMap(".bss"), "internal maps are found by section name");
     obj.load();
@@ -61,6 +67,7 @@ Deno.test("maps: update, lookup, keys, delete, and size checks", async () => {
   assert.deepEqual([...cfg.keys()].map((k) => new Uint32Array(k.buffer)[0]), [
     0,
     1,
+    2,
   ]);
   assert.throws(
     () => cfg.lookup(new Uint8Array(3)),
@@ -101,6 +108,36 @@ Deno.test("ring buffer: every record once, in order; a non-zero handler stops th
     libc.symbols.getppid();
     assert.equal(ring.consume(() => 0, () => false), 0);
     assert.equal(ring.consume(() => 0), 1);
+  }
+  await assertNoBpfLeaks(before);
+});
+
+Deno.test("ring buffer batches: whole records in the ABI's batch layout, discarded ones skipped, the rest kept", async () => {
+  const before = bpfSnapshot();
+  {
+    using obj = await loaded();
+    obj.map("cfg").update(u32(2), u64(1)); // the kernel discards odd records
+    const ring = openBufferReader(obj, obj.map("ring")) as RingBufReader;
+    for (let i = 0; i < 10; i++) libc.symbols.getppid();
+    // room for two records of 8 bytes (8-byte header + 8 bytes each)
+    const small = new Uint8Array(40);
+    assert.equal(ring.consumeInto(small), 32);
+    const dv = new DataView(small.buffer);
+    const first = Number(dv.getBigUint64(8, true));
+    assert.deepEqual([dv.getUint32(0, true), dv.getUint32(4, true)], [8, 8]);
+    assert.equal(Number(dv.getBigUint64(24, true)), first + 2);
+    const big = new Uint8Array(4096);
+    assert.equal(ring.consumeInto(big), 48); // the other three of five
+    const rest = new DataView(big.buffer);
+    assert.deepEqual(
+      [0, 16, 32].map((o) => Number(rest.getBigUint64(o + 8, true))),
+      [
+        first + 4,
+        first + 6,
+        first + 8,
+      ],
+    );
+    assert.equal(ring.consumeInto(big), 0);
   }
   await assertNoBpfLeaks(before);
 });

@@ -9,10 +9,11 @@ char LICENSE[] SEC("license") = "GPL";
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, 3);
 	__type(key, u32);
 	__type(value, u64);
-} cfg SEC(".maps"); /* [0] pid to follow, [1] packets seen by tc */
+} cfg SEC(".maps"); /* [0] pid to follow, [1] packets seen by tc,
+		    * [2] non-zero: discard odd-numbered ring records */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -30,8 +31,9 @@ u64 seq = 0;
 SEC("tp/syscalls/sys_enter_getppid")
 int on_getppid(void *ctx)
 {
-	u32 zero = 0;
+	u32 zero = 0, two = 2;
 	u64 *pid = bpf_map_lookup_elem(&cfg, &zero);
+	u64 *discard = bpf_map_lookup_elem(&cfg, &two);
 	u64 *rec, n;
 
 	if (!pid || *pid != (bpf_get_current_pid_tgid() >> 32))
@@ -42,7 +44,10 @@ int on_getppid(void *ctx)
 	if (!rec)
 		return 0;
 	*rec = n;
-	bpf_ringbuf_submit(rec, 0);
+	if (discard && *discard && (n & 1))
+		bpf_ringbuf_discard(rec, 0);
+	else
+		bpf_ringbuf_submit(rec, 0);
 	return 0;
 }
 
