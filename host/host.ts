@@ -668,10 +668,9 @@ export class WasmBpfHost {
         throw new GuestInterrupted(String(this.#opts.interrupted()));
       }
       const n = Math.min(size, max);
-      // memory may have grown in the previous callback: a fresh view
-      mem.view(data, max, "wasm_bpf_buffer_poll: data buffer").set(
-        rec.subarray(0, n),
-      );
+      // memory may have grown in the previous callback: a fresh view (it
+      // never shrinks, so the bounds checked above still hold)
+      mem.bytes.set(n === size ? rec : rec.subarray(0, n), data >>> 0);
       try {
         return fn(ctx, data, n) | 0;
       } catch (e) {
