@@ -64,6 +64,14 @@ bpf_obj() {
   echo "$out/$name.o"
 }
 
+# rust_guest VAR=OBJ CRATE SRC.rs OUT.wasm: a wasm32-wasi guest linked with
+# the SDK crate ($sdk, $flags of build_rust); SRC embeds OBJ from env!(VAR)
+rust_guest() {
+  env "$1" "$RUSTC" "${flags[@]}" --crate-name "$2" \
+    --extern wasm_bpf="$sdk/libwasm_bpf.rlib" -L "$sdk" "$3" -o "$4"
+  echo "$4"
+}
+
 build_rust() {
   if [ ! -x "$RUSTC" ] || [ ! -d /usr/lib/rustlib/wasm32-wasi ]; then
     skip rust "no $RUSTC with the wasm32-wasi std (apt-get install rustc libstd-rust-dev-wasm32)"
@@ -79,21 +87,15 @@ build_rust() {
   local obj
   obj=$(bpf_obj "$ROOT/examples/bootstrap/bootstrap.bpf.c" "$ex/obj")
   echo "$obj"
-  RUST_BOOTSTRAP_BPF_O="$obj" "$RUSTC" "${flags[@]}" --crate-name rust_bootstrap \
-    --extern wasm_bpf="$sdk/libwasm_bpf.rlib" -L "$sdk" \
-    "$ROOT/examples/rust-bootstrap/main.rs" -o "$ex/rust-bootstrap.wasm"
-  echo "$ex/rust-bootstrap.wasm"
+  rust_guest RUST_BOOTSTRAP_BPF_O="$obj" rust_bootstrap \
+    "$ROOT/examples/rust-bootstrap/main.rs" "$ex/rust-bootstrap.wasm"
 
   obj=$(bpf_obj "$ROOT/wasm-sdk/tests/errors.bpf.c" "$sdk/tests")
   echo "$obj"
-  ERRORS_BPF_O="$obj" "$RUSTC" "${flags[@]}" --crate-name errors \
-    --extern wasm_bpf="$sdk/libwasm_bpf.rlib" -L "$sdk" \
-    "$ROOT/wasm-sdk/rust/tests/errors.rs" -o "$sdk/tests/errors.wasm"
-  echo "$sdk/tests/errors.wasm"
-  ERRORS_BPF_O="$obj" "$RUSTC" "${flags[@]}" --crate-name batch \
-    --extern wasm_bpf="$sdk/libwasm_bpf.rlib" -L "$sdk" \
-    "$ROOT/wasm-sdk/rust/tests/batch.rs" -o "$sdk/tests/batch.wasm"
-  echo "$sdk/tests/batch.wasm"
+  local t
+  for t in errors batch; do
+    rust_guest ERRORS_BPF_O="$obj" "$t" "$ROOT/wasm-sdk/rust/tests/$t.rs" "$sdk/tests/$t.wasm"
+  done
 }
 
 build_go() {
