@@ -7,42 +7,19 @@
 import assert from "node:assert/strict";
 import { assertNoBpfLeaks, bpfSnapshot, ROOT } from "./util.ts";
 import { spawnAndWait, Tool } from "../examples/tool_test_util.ts";
+import { have, sdk, sdkTest } from "./sdk_util.ts";
 
-function have(cmd: string): boolean {
-  return (Deno.env.get("PATH") ?? "").split(":").some((d) => {
-    try {
-      return Deno.statSync(`${d}/${cmd}`).isFile;
-    } catch {
-      return false;
-    }
-  });
-}
-
-const missing = have("wat2wasm") ? "" : "wat2wasm (apt-get install wabt)";
-if (missing) {
-  console.log(`sdk_tinygo_wat_test: skipping: no ${missing}`);
-}
-
+const WAT = sdk(
+  "wat",
+  [[have("wat2wasm"), "no wat2wasm (apt-get install wabt)"]],
+  "sdk_tinygo_wat_test",
+);
 const GUEST = `${ROOT}/build/tests/guests/tinygo-wat/guest.wasm`;
 
-async function build(): Promise<void> {
-  const out = await new Deno.Command("bash", {
-    args: [`${ROOT}/scripts/build-sdk.sh`, "wat"],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
-    throw new Error(
-      `build-sdk.sh wat failed:\n${new TextDecoder().decode(out.stderr)}`,
-    );
-  }
-}
-
-Deno.test({
-  name: "TinyGo-shape guest gets records through go-callback",
-  ignore: !!missing,
-  async fn() {
-    await build();
+sdkTest(
+  WAT,
+  "TinyGo-shape guest gets records through go-callback",
+  async () => {
     const before = bpfSnapshot();
     const tool = new Tool(GUEST);
     try {
@@ -80,4 +57,4 @@ Deno.test({
     }
     await assertNoBpfLeaks(before);
   },
-});
+);

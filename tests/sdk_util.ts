@@ -29,8 +29,8 @@ export function have(cmd: string): boolean {
 
 /** One SDK under test: its build-sdk.sh part, and why it is skipped (or ""). */
 export interface Sdk {
-  /** `scripts/build-sdk.sh` part: rust, go or as. */
-  part: "rust" | "go" | "as";
+  /** `scripts/build-sdk.sh` part: rust, go, as or wat. */
+  part: "rust" | "go" | "as" | "wat";
   /** Why this machine cannot build the guests; "" when it can. */
   missing: string;
   /** Builds the part's guests, once per test file. */
@@ -40,17 +40,16 @@ export interface Sdk {
 /**
  * The SDK `part`, checked against `needs`: pairs of (is it there?, what is
  * missing). The first missing one is the reason to skip, which is printed
- * with the name of the test file.
+ * with the name of the test file, `file`.
  */
 export function sdk(
   part: Sdk["part"],
   needs: [boolean, string][],
+  file = `sdk_${part}_test`,
 ): Sdk {
   const missing = needs.find(([there]) => !there)?.[1] ?? "";
   if (missing) {
-    console.log(
-      `sdk_${part}_test: skipping: ${missing} (run scripts/setup-sdk.sh)`,
-    );
+    console.log(`${file}: skipping: ${missing} (run scripts/setup-sdk.sh)`);
   }
   let built: Promise<void> | undefined;
   return {
