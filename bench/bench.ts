@@ -350,6 +350,14 @@ function fmt(x: number | undefined): string {
   return x.toFixed(2);
 }
 
+function existsFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
 async function machine(): Promise<Record<string, string | number>> {
   const cpuinfo = Deno.readTextFileSync("/proc/cpuinfo");
   const model = /model name\s*:\s*(.*)/.exec(cpuinfo)?.[1] ?? "unknown";
@@ -376,6 +384,9 @@ async function machine(): Promise<Record<string, string | number>> {
     clang: /version ([\d.]+)/.exec(await exec(["clang", "--version"]))?.[1] ??
       "?",
     commit,
+    host_map_fast_path: existsFile(`${ROOT}/build/native/libwasm_bpf_fast.so`)
+      ? "build/native/libwasm_bpf_fast.so present"
+      : "absent (libbpf path)",
     loadavg_before: Deno.readTextFileSync("/proc/loadavg").trim(),
   };
 }
@@ -411,6 +422,31 @@ for (let rep = 1; rep <= REPS; rep++) {
     if (r.errors) throw new Error(`${v.name}: ${r.errors} map errors`);
     record("map", "lookup", "ns/op", "time", v.name, r.lookup_ns_per_op);
     record("map", "update", "ns/op", "time", v.name, r.update_ns_per_op);
+    if (
+      v === VARIANTS.wasm &&
+      existsFile(`${ROOT}/build/native/libwasm_bpf_fast.so`)
+    ) {
+      // the same guest with the host's map fast path disabled (libbpf calls)
+      const off = parseKv(
+        await exec(["env", "WASM_BPF_FAST=off", ...cmd]),
+      );
+      record(
+        "map",
+        "lookup, host fast path off",
+        "ns/op",
+        "time",
+        v.name,
+        off.lookup_ns_per_op,
+      );
+      record(
+        "map",
+        "update, host fast path off",
+        "ns/op",
+        "time",
+        v.name,
+        off.update_ns_per_op,
+      );
+    }
     if (r.lookup_alloc_ns_per_op) {
       record(
         "map",
@@ -581,6 +617,7 @@ const about = [
     new Date().toISOString().slice(0, 16)
   }Z, ${REPS} runs per cell (median)`,
   `CPU ${info.cpu}, ${info.cores} cores, kernel ${info.kernel}, deno ${info.deno} (V8 ${info.v8}), libbpf ${info.libbpf}, gcc ${info.gcc}, clang ${info.clang}`,
+  `host map fast path: ${info.host_map_fast_path}`,
   `load average before/after: ${info.loadavg_before} / ${info.loadavg_after}`,
   "ratio: cost relative to native (time ÷ native time, or native rate ÷ rate): 1.00× is native speed, higher is slower",
 ];
