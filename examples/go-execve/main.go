@@ -10,7 +10,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -36,13 +35,6 @@ type event struct {
 	Comm     [16]byte
 	Filename [128]byte
 	Argv0    [128]byte
-}
-
-func cString(b []byte) string {
-	if i := bytes.IndexByte(b, 0); i >= 0 {
-		b = b[:i]
-	}
-	return string(b)
 }
 
 func run() int {
@@ -80,7 +72,7 @@ func run() int {
 				return
 			}
 			fmt.Fprintf(out, "%-7d %-7d %-5d %-16s %s %s\n", e.Pid, e.Ppid, e.Uid,
-				cString(e.Comm[:]), cString(e.Filename[:]), cString(e.Argv0[:]))
+				wasmbpf.CString(e.Comm[:]), wasmbpf.CString(e.Filename[:]), wasmbpf.CString(e.Argv0[:]))
 		})
 		out.Flush()
 		if errors.Is(err, wasmbpf.EINTR) {

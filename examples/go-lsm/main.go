@@ -11,7 +11,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -37,13 +36,6 @@ type event struct {
 	Uid      uint32
 	Comm     [16]byte
 	Filename [128]byte
-}
-
-func cString(b []byte) string {
-	if i := bytes.IndexByte(b, 0); i >= 0 {
-		b = b[:i]
-	}
-	return string(b)
 }
 
 // explainLoadFailure names why go-lsm.bpf.o did not load.
@@ -90,7 +82,7 @@ func run() int {
 	for {
 		_, err := events.Poll(100, func(r wasmbpf.Record) {
 			if e, ok := wasmbpf.Read[event](r); ok {
-				fmt.Fprintf(out, "%-7d %-5d %-16s %s\n", e.Pid, e.Uid, cString(e.Comm[:]), cString(e.Filename[:]))
+				fmt.Fprintf(out, "%-7d %-5d %-16s %s\n", e.Pid, e.Uid, wasmbpf.CString(e.Comm[:]), wasmbpf.CString(e.Filename[:]))
 			}
 		})
 		out.Flush()

@@ -42,6 +42,17 @@ func cstr(s string) []byte {
 	return b
 }
 
+// CString returns the NUL-terminated string at the start of b (a char
+// array of an event struct), or all of b when it holds no NUL.
+func CString(b []byte) string {
+	for i, c := range b {
+		if c == 0 {
+			return string(b[:i])
+		}
+	}
+	return string(b)
+}
+
 func ptr(b []byte) unsafe.Pointer {
 	if len(b) == 0 {
 		return nil
