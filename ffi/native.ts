@@ -231,6 +231,10 @@ const FAST_SYMBOLS = {
     parameters: ["i32", "i32", "u32", "u32", "u32", "u32", "u32", "u32"],
     result: "i32",
   },
+  wasm_bpf_fast_map_op_abs: {
+    parameters: ["i32", "i32", "u32", "u32", "u32", "u32", "u32", "u32", "u32"],
+    result: "i32",
+  },
 } as const;
 
 /** The optional native fast path (native/fastpath.c). */
@@ -258,7 +262,7 @@ export function fastPath(): FastPath | null {
     if (path && path !== "off") {
       try {
         const lib = Deno.dlopen(path, FAST_SYMBOLS).symbols;
-        if (lib.wasm_bpf_fast_version() === 1) fast = lib;
+        if (lib.wasm_bpf_fast_version() === 2) fast = lib;
       } catch { /* absent or not built: libbpf it is */ }
     }
   }

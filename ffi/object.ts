@@ -15,7 +15,7 @@
  */
 import { BpfError } from "./errors.ts";
 import { type LibbpfLogger, withLibbpfLog } from "./log.ts";
-import { addr, bpf, c, cstr, errno, readCString } from "./native.ts";
+import { addr, bpf, c, cstr, errno, fastPath, readCString } from "./native.ts";
 
 /** BPF map types this layer gives special meaning to. */
 export const MapType = {
@@ -327,19 +327,55 @@ export class BpfMap {
 
   /** Lookup at raw addresses; 0 or -errno. */
   lookupRaw(key: number, value: number, flags = 0): number {
-    return bpf().bpf_map_lookup_elem_flags(this.fd, key, value, flags) || 0;
+    return this.#raw(1, key, value, 0, flags);
   }
   /** Update at raw addresses; 0 or -errno. */
   updateRaw(key: number, value: number, flags = 0): number {
-    return bpf().bpf_map_update_elem(this.fd, key, value, flags) || 0;
+    return this.#raw(2, key, value, 0, flags);
   }
   /** Delete at a raw address; 0 or -errno. */
   deleteRaw(key: number, flags = 0): number {
-    return bpf().bpf_map_delete_elem_flags(this.fd, key, flags) || 0;
+    return this.#raw(3, key, 0, 0, flags);
   }
   /** Next key at raw addresses (key 0: the first); 0, -ENOENT at the end. */
   nextKeyRaw(key: number, next: number): number {
-    return bpf().bpf_map_get_next_key(this.fd, key, next) || 0;
+    return this.#raw(4, key, 0, next, 0);
+  }
+
+  #raw(
+    cmd: number,
+    key: number,
+    value: number,
+    next: number,
+    flags: number,
+  ): number {
+    const fd = this.fd;
+    const fast = fastPath();
+    if (fast && flags >= 0 && flags < 4294967296) {
+      // all-i32 arguments: V8's fast FFI calls (see native/fastpath.c)
+      return fast.wasm_bpf_fast_map_op_abs(
+        fd,
+        cmd,
+        key % 4294967296,
+        Math.floor(key / 4294967296),
+        value % 4294967296,
+        Math.floor(value / 4294967296),
+        next % 4294967296,
+        Math.floor(next / 4294967296),
+        flags,
+      );
+    }
+    const b = bpf();
+    switch (cmd) {
+      case 1:
+        return b.bpf_map_lookup_elem_flags(fd, key, value, flags) || 0;
+      case 2:
+        return b.bpf_map_update_elem(fd, key, value, flags) || 0;
+      case 3:
+        return b.bpf_map_delete_elem_flags(fd, key, flags) || 0;
+      default:
+        return b.bpf_map_get_next_key(fd, key, next) || 0;
+    }
   }
 
   #check(what: string, bytes: Uint8Array, size: number) {

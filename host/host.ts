@@ -224,12 +224,15 @@ export class WasmBpfHost {
           value: number,
           next: number,
           flags: bigint,
-        ): number =>
-          this.#guard(
-            "wasm_bpf_map_operate",
-            -Errno.EINVAL,
-            () => this.mapOperate(fd, cmd, key, value, next, flags),
-          ),
+        ): number => {
+          // the hot path: no closure per call, unlike the other imports
+          if (this.#closed) return -Errno.EINVAL;
+          try {
+            return this.mapOperate(fd, cmd, key, value, next, flags);
+          } catch (e) {
+            return this.#failed("wasm_bpf_map_operate", -Errno.EINVAL, e);
+          }
+        },
       },
       [this.#opts.callbackModule ?? "callback-wrapper"]: {
         wasm_bpf_buffer_poll: (
@@ -301,6 +304,13 @@ export class WasmBpfHost {
     try {
       return body();
     } catch (e) {
+      return this.#failed(what, fallback, e);
+    }
+  }
+
+  /** The import's answer to an error `e` (or a rethrow to unwind). */
+  #failed<T>(what: string, fallback: T, e: unknown): T {
+    {
       if (
         e === this.#fromGuest || e instanceof GuestInterrupted ||
         e instanceof WebAssembly.RuntimeError

@@ -29,8 +29,11 @@ export class GuestMemory {
   }
 
   #refresh(): void {
+    // growing the memory detaches the old buffer (its views read length 0):
+    // only then is memory.buffer read again
+    if (this.#bytes.length !== 0) return;
     const buf = this.memory.buffer as ArrayBuffer;
-    if (buf !== this.#buffer) {
+    if (buf !== this.#buffer || this.#bytes.length !== buf.byteLength) {
       this.#buffer = buf;
       this.#bytes = new Uint8Array(buf);
       this.#base = 0;
@@ -85,6 +88,10 @@ export class GuestMemory {
     this.#refresh();
     const p = ptr >>> 0;
     if (p === 0 || len < 0 || p + len > this.#bytes.length) {
+      // a shared memory grows without detaching: look once more
+      this.#bytes = new Uint8Array(0);
+      this.#refresh();
+      if (p !== 0 && len >= 0 && p + len <= this.#bytes.length) return;
       // the message is built only here: the checks run on every map call
       throw new GuestFault(
         `${what}${of ? ` '${of}'` : ""}: [${p}, ${

@@ -43,8 +43,37 @@ int wasm_bpf_fast_map_op(int fd, int cmd, uint32_t base_lo, uint32_t base_hi,
 	return 0;
 }
 
-/* Version check for the loader. */
+/* The same with absolute addresses, each split in two halves (0: NULL),
+ * for the TypeScript API's raw map operations. */
+int wasm_bpf_fast_map_op_abs(int fd, int cmd, uint32_t key_lo, uint32_t key_hi,
+			     uint32_t value_lo, uint32_t value_hi,
+			     uint32_t next_lo, uint32_t next_hi, uint32_t flags)
+{
+	uint64_t key = ((uint64_t)key_hi << 32) | key_lo;
+	uint64_t value = ((uint64_t)value_hi << 32) | value_lo;
+	uint64_t next = ((uint64_t)next_hi << 32) | next_lo;
+	static const int cmds[] = { -1, BPF_MAP_LOOKUP_ELEM,
+				    BPF_MAP_UPDATE_ELEM, BPF_MAP_DELETE_ELEM,
+				    BPF_MAP_GET_NEXT_KEY };
+	union bpf_attr attr;
+
+	if (cmd < 1 || cmd > 4)
+		return -EINVAL;
+	memset(&attr, 0, sizeof(attr));
+	attr.map_fd = fd;
+	attr.key = key;
+	if (cmd == 4)
+		attr.next_key = next;
+	else if (cmd != 3)
+		attr.value = value;
+	attr.flags = flags;
+	if (syscall(__NR_bpf, cmds[cmd], &attr, sizeof(attr)) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Version check for the loader: 2 has wasm_bpf_fast_map_op_abs. */
 int wasm_bpf_fast_version(void)
 {
-	return 1;
+	return 2;
 }
