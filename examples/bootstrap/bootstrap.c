@@ -88,22 +88,20 @@ int main(int argc, char **argv)
 
 	skel = bootstrap_bpf__open();
 	if (!skel) {
-		fprintf(stderr, "bootstrap: failed to open BPF object: %s\n",
-			wasm_bpf_strerror(-errno));
+		wasm_bpf_perror(-errno, "bootstrap: failed to open BPF object");
 		return 1;
 	}
 	skel->rodata->min_duration_ns = min_duration_ms * 1000000ULL;
 
 	err = bootstrap_bpf__load(skel);
 	if (err) {
-		fprintf(stderr, "bootstrap: failed to load BPF object: %s\n",
-			wasm_bpf_strerror(err));
+		wasm_bpf_perror(err, "bootstrap: failed to load BPF object");
 		goto cleanup;
 	}
 	err = bootstrap_bpf__attach(skel);
 	if (err) {
-		fprintf(stderr, "bootstrap: failed to attach BPF programs: %s\n",
-			wasm_bpf_strerror(err));
+		wasm_bpf_perror(err,
+			"bootstrap: failed to attach BPF programs");
 		goto cleanup;
 	}
 	/* attached: from here on the ring buffer keeps every event */
@@ -111,24 +109,15 @@ int main(int argc, char **argv)
 	       "PPID", "FILENAME/EXIT CODE");
 	rb = bpf_buffer__open(skel->maps.rb, handle_event, NULL);
 	if (!rb) {
-		err = -errno;
-		fprintf(stderr, "bootstrap: failed to open ring buffer: %s\n",
-			wasm_bpf_strerror(-errno));
+		err = wasm_bpf_perror(-errno,
+			"bootstrap: failed to open ring buffer");
 		goto cleanup;
 	}
 
-	for (;;) {
-		err = bpf_buffer__poll(rb, 100);
-		if (err == -EINTR) { /* Ctrl-C */
-			err = 0;
-			break;
-		}
-		if (err < 0) {
-			fprintf(stderr, "bootstrap: polling ring buffer: %s\n",
-				wasm_bpf_strerror(err));
-			break;
-		}
-	}
+	/* until Ctrl-C */
+	err = bpf_buffer__poll_until_interrupted(rb, 100);
+	if (err)
+		wasm_bpf_perror(err, "bootstrap: polling ring buffer");
 
 cleanup:
 	bpf_buffer__free(rb);

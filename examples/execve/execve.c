@@ -74,37 +74,27 @@ int main(int argc, char **argv)
 
 	skel = execve_bpf__open_and_load();
 	if (!skel) {
-		fprintf(stderr, "execve: failed to open and load BPF object: %s\n",
-			wasm_bpf_strerror(-errno));
+		wasm_bpf_perror(-errno,
+			"execve: failed to open and load BPF object");
 		return 1;
 	}
 	err = execve_bpf__attach(skel);
 	if (err) {
-		fprintf(stderr, "execve: failed to attach BPF program: %s\n",
-			wasm_bpf_strerror(err));
+		wasm_bpf_perror(err, "execve: failed to attach BPF program");
 		goto cleanup;
 	}
 	pb = bpf_buffer__open(skel->maps.events, handle_event, NULL);
 	if (!pb) {
-		err = -errno;
-		fprintf(stderr, "execve: failed to open perf buffer: %s\n",
-			wasm_bpf_strerror(-errno));
+		err = wasm_bpf_perror(-errno,
+			"execve: failed to open perf buffer");
 		goto cleanup;
 	}
 
 	print_header();
-	for (;;) {
-		err = bpf_buffer__poll(pb, 100);
-		if (err == -EINTR) { /* Ctrl-C */
-			err = 0;
-			break;
-		}
-		if (err < 0) {
-			fprintf(stderr, "execve: polling perf buffer: %s\n",
-				wasm_bpf_strerror(err));
-			break;
-		}
-	}
+	/* until Ctrl-C */
+	err = bpf_buffer__poll_until_interrupted(pb, 100);
+	if (err)
+		wasm_bpf_perror(err, "execve: polling perf buffer");
 
 cleanup:
 	bpf_buffer__free(pb);

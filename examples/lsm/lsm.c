@@ -86,8 +86,7 @@ int main(int argc, char **argv)
 
 	skel = lsm_bpf__open();
 	if (!skel) {
-		fprintf(stderr, "lsm: failed to open BPF object: %s\n",
-			wasm_bpf_strerror(-errno));
+		wasm_bpf_perror(-errno, "lsm: failed to open BPF object");
 		return 1;
 	}
 	err = lsm_bpf__load(skel);
@@ -99,8 +98,8 @@ int main(int argc, char **argv)
 	err = bpf_map_update_elem(bpf_map__fd(skel->maps.settings), &zero, &cfg,
 				  BPF_ANY);
 	if (err) {
-		fprintf(stderr, "lsm: failed to configure the directory name: %s\n",
-			wasm_bpf_strerror(err));
+		wasm_bpf_perror(err,
+			"lsm: failed to configure the directory name");
 		goto cleanup;
 	}
 	err = lsm_bpf__attach(skel);
@@ -115,24 +114,15 @@ int main(int argc, char **argv)
 	       cfg.name);
 	rb = bpf_buffer__open(skel->maps.events, handle_event, NULL);
 	if (!rb) {
-		err = -errno;
-		fprintf(stderr, "lsm: failed to open ring buffer: %s\n",
-			wasm_bpf_strerror(-errno));
+		err = wasm_bpf_perror(-errno,
+			"lsm: failed to open ring buffer");
 		goto cleanup;
 	}
 
-	for (;;) {
-		err = bpf_buffer__poll(rb, 100);
-		if (err == -EINTR) { /* Ctrl-C */
-			err = 0;
-			break;
-		}
-		if (err < 0) {
-			fprintf(stderr, "lsm: polling ring buffer: %s\n",
-				wasm_bpf_strerror(err));
-			break;
-		}
-	}
+	/* until Ctrl-C */
+	err = bpf_buffer__poll_until_interrupted(rb, 100);
+	if (err)
+		wasm_bpf_perror(err, "lsm: polling ring buffer");
 
 cleanup:
 	bpf_buffer__free(rb);

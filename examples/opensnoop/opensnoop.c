@@ -82,22 +82,20 @@ int main(int argc, char **argv)
 
 	skel = opensnoop_bpf__open();
 	if (!skel) {
-		fprintf(stderr, "opensnoop: failed to open BPF object: %s\n",
-			wasm_bpf_strerror(-errno));
+		wasm_bpf_perror(-errno, "opensnoop: failed to open BPF object");
 		return 1;
 	}
 	skel->rodata->targ_tgid = (__u32)pid;
 
 	err = opensnoop_bpf__load(skel);
 	if (err) {
-		fprintf(stderr, "opensnoop: failed to load BPF object: %s\n",
-			wasm_bpf_strerror(err));
+		wasm_bpf_perror(err, "opensnoop: failed to load BPF object");
 		goto cleanup;
 	}
 	err = opensnoop_bpf__attach(skel);
 	if (err) {
-		fprintf(stderr, "opensnoop: failed to attach BPF programs: %s\n",
-			wasm_bpf_strerror(err));
+		wasm_bpf_perror(err,
+			"opensnoop: failed to attach BPF programs");
 		goto cleanup;
 	}
 	/* attached: from here on the ring buffer keeps every event */
@@ -105,24 +103,15 @@ int main(int argc, char **argv)
 	       "FLAGS", "PATH");
 	rb = bpf_buffer__open(skel->maps.events, handle_event, NULL);
 	if (!rb) {
-		err = -errno;
-		fprintf(stderr, "opensnoop: failed to open ring buffer: %s\n",
-			wasm_bpf_strerror(-errno));
+		err = wasm_bpf_perror(-errno,
+			"opensnoop: failed to open ring buffer");
 		goto cleanup;
 	}
 
-	for (;;) {
-		err = bpf_buffer__poll(rb, 100);
-		if (err == -EINTR) { /* Ctrl-C */
-			err = 0;
-			break;
-		}
-		if (err < 0) {
-			fprintf(stderr, "opensnoop: polling ring buffer: %s\n",
-				wasm_bpf_strerror(err));
-			break;
-		}
-	}
+	/* until Ctrl-C */
+	err = bpf_buffer__poll_until_interrupted(rb, 100);
+	if (err)
+		wasm_bpf_perror(err, "opensnoop: polling ring buffer");
 
 cleanup:
 	bpf_buffer__free(rb);

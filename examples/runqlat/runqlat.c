@@ -77,11 +77,9 @@ static int print_hists(int fd, int per_process)
 		key = next;
 		prev = &key;
 		err = bpf_map_lookup_elem(fd, &key, &h);
-		if (err < 0) {
-			fprintf(stderr, "runqlat: reading histogram: %s\n",
-				wasm_bpf_strerror(err));
-			return err;
-		}
+		if (err < 0)
+			return wasm_bpf_perror(err,
+				"runqlat: reading histogram");
 		if (per_process)
 			printf("\npid = %u %.*s\n", key, TASK_COMM_LEN, h.comm);
 		print_log2_hist(h.slots, MAX_SLOTS);
@@ -93,11 +91,9 @@ static int print_hists(int fd, int per_process)
 	/* clear for the next interval */
 	while (bpf_map_get_next_key(fd, NULL, &next) == 0) {
 		err = bpf_map_delete_elem(fd, &next);
-		if (err < 0) {
-			fprintf(stderr, "runqlat: clearing histogram: %s\n",
-				wasm_bpf_strerror(err));
-			return err;
-		}
+		if (err < 0)
+			return wasm_bpf_perror(err,
+				"runqlat: clearing histogram");
 	}
 	return 0;
 }
@@ -156,22 +152,19 @@ int main(int argc, char **argv)
 
 	skel = runqlat_bpf__open();
 	if (!skel) {
-		fprintf(stderr, "runqlat: failed to open BPF object: %s\n",
-			wasm_bpf_strerror(-errno));
+		wasm_bpf_perror(-errno, "runqlat: failed to open BPF object");
 		return 1;
 	}
 	skel->rodata->targ_per_process = per_process;
 
 	err = runqlat_bpf__load(skel);
 	if (err) {
-		fprintf(stderr, "runqlat: failed to load BPF object: %s\n",
-			wasm_bpf_strerror(err));
+		wasm_bpf_perror(err, "runqlat: failed to load BPF object");
 		goto cleanup;
 	}
 	err = runqlat_bpf__attach(skel);
 	if (err) {
-		fprintf(stderr, "runqlat: failed to attach BPF programs: %s\n",
-			wasm_bpf_strerror(err));
+		wasm_bpf_perror(err, "runqlat: failed to attach BPF programs");
 		goto cleanup;
 	}
 	fd = bpf_map__fd(skel->maps.hists);

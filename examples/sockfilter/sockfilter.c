@@ -113,23 +113,22 @@ int main(int argc, char **argv)
 
 	skel = sockfilter_bpf__open();
 	if (!skel) {
-		fprintf(stderr, "sockfilter: failed to open BPF object: %s\n",
-			wasm_bpf_strerror(-errno));
+		wasm_bpf_perror(-errno,
+			"sockfilter: failed to open BPF object");
 		return 1;
 	}
 	/* the host opens a raw socket on the interface and attaches to it */
 	bpf_program__set_attach_target(skel->progs.socket_handler, 0, iface);
 	err = sockfilter_bpf__load(skel);
 	if (err) {
-		fprintf(stderr, "sockfilter: failed to load BPF object: %s\n",
-			wasm_bpf_strerror(err));
+		wasm_bpf_perror(err, "sockfilter: failed to load BPF object");
 		goto cleanup;
 	}
 	err = sockfilter_bpf__attach(skel);
 	if (err) {
-		fprintf(stderr,
-			"sockfilter: failed to attach the socket filter to interface '%s': %s\n",
-			iface, wasm_bpf_strerror(err));
+		wasm_bpf_perror(err,
+			"sockfilter: failed to attach the socket filter to interface '%s'",
+			iface);
 		goto cleanup;
 	}
 	/* attached: from here on the ring buffer keeps every event */
@@ -137,24 +136,15 @@ int main(int argc, char **argv)
 	       "DESTINATION", "TYPE", "LEN");
 	rb = bpf_buffer__open(skel->maps.rb, handle_event, NULL);
 	if (!rb) {
-		err = -errno;
-		fprintf(stderr, "sockfilter: failed to open ring buffer: %s\n",
-			wasm_bpf_strerror(-errno));
+		err = wasm_bpf_perror(-errno,
+			"sockfilter: failed to open ring buffer");
 		goto cleanup;
 	}
 
-	for (;;) {
-		err = bpf_buffer__poll(rb, 100);
-		if (err == -EINTR) { /* Ctrl-C */
-			err = 0;
-			break;
-		}
-		if (err < 0) {
-			fprintf(stderr, "sockfilter: polling ring buffer: %s\n",
-				wasm_bpf_strerror(err));
-			break;
-		}
-	}
+	/* until Ctrl-C */
+	err = bpf_buffer__poll_until_interrupted(rb, 100);
+	if (err)
+		wasm_bpf_perror(err, "sockfilter: polling ring buffer");
 
 cleanup:
 	bpf_buffer__free(rb);

@@ -100,23 +100,20 @@ int main(int argc, char **argv)
 
 	skel = sockops_bpf__open();
 	if (!skel) {
-		fprintf(stderr, "sockops: failed to open BPF object: %s\n",
-			wasm_bpf_strerror(-errno));
+		wasm_bpf_perror(-errno, "sockops: failed to open BPF object");
 		return 1;
 	}
 	/* the host attaches the sock_ops program to this cgroup directory */
 	bpf_program__set_attach_target(skel->progs.tcp_established, 0, cgroup);
 	err = sockops_bpf__load(skel);
 	if (err) {
-		fprintf(stderr, "sockops: failed to load BPF object: %s\n",
-			wasm_bpf_strerror(err));
+		wasm_bpf_perror(err, "sockops: failed to load BPF object");
 		goto cleanup;
 	}
 	err = sockops_bpf__attach(skel);
 	if (err) {
-		fprintf(stderr,
-			"sockops: failed to attach to cgroup '%s': %s\n",
-			cgroup, wasm_bpf_strerror(err));
+		wasm_bpf_perror(err,
+			"sockops: failed to attach to cgroup '%s'", cgroup);
 		goto cleanup;
 	}
 	/* attached: from here on the ring buffer keeps every event */
@@ -124,24 +121,15 @@ int main(int argc, char **argv)
 	       "REMOTE");
 	rb = bpf_buffer__open(skel->maps.events, handle_event, NULL);
 	if (!rb) {
-		err = -errno;
-		fprintf(stderr, "sockops: failed to open ring buffer: %s\n",
-			wasm_bpf_strerror(-errno));
+		err = wasm_bpf_perror(-errno,
+			"sockops: failed to open ring buffer");
 		goto cleanup;
 	}
 
-	for (;;) {
-		err = bpf_buffer__poll(rb, 100);
-		if (err == -EINTR) { /* Ctrl-C */
-			err = 0;
-			break;
-		}
-		if (err < 0) {
-			fprintf(stderr, "sockops: polling ring buffer: %s\n",
-				wasm_bpf_strerror(err));
-			break;
-		}
-	}
+	/* until Ctrl-C */
+	err = bpf_buffer__poll_until_interrupted(rb, 100);
+	if (err)
+		wasm_bpf_perror(err, "sockops: polling ring buffer");
 
 cleanup:
 	bpf_buffer__free(rb);

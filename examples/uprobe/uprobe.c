@@ -147,8 +147,7 @@ int main(int argc, char **argv)
 
 	skel = uprobe_bpf__open();
 	if (!skel) {
-		fprintf(stderr, "uprobe: failed to open BPF object: %s\n",
-			wasm_bpf_strerror(-errno));
+		wasm_bpf_perror(-errno, "uprobe: failed to open BPF object");
 		return 1;
 	}
 	/* the host attaches both programs to BINARY:FUNCTION[:PID] */
@@ -156,38 +155,27 @@ int main(int argc, char **argv)
 	bpf_program__set_attach_target(skel->progs.uprobe_return, 0, target);
 	err = uprobe_bpf__load(skel);
 	if (err) {
-		fprintf(stderr, "uprobe: failed to load BPF object: %s\n",
-			wasm_bpf_strerror(err));
+		wasm_bpf_perror(err, "uprobe: failed to load BPF object");
 		goto cleanup;
 	}
 	err = uprobe_bpf__attach(skel);
 	if (err) {
-		fprintf(stderr, "uprobe: failed to attach to %s: %s\n", target,
-			wasm_bpf_strerror(err));
+		wasm_bpf_perror(err, "uprobe: failed to attach to %s", target);
 		goto cleanup;
 	}
 	/* attached: from here on the ring buffer keeps every event */
 	printf("%-8s %-7s %-16s %s\n", "TIME", "PID", "COMM", "CALL/RETURN");
 	rb = bpf_buffer__open(skel->maps.events, handle_event, NULL);
 	if (!rb) {
-		err = -errno;
-		fprintf(stderr, "uprobe: failed to open ring buffer: %s\n",
-			wasm_bpf_strerror(-errno));
+		err = wasm_bpf_perror(-errno,
+			"uprobe: failed to open ring buffer");
 		goto cleanup;
 	}
 
-	for (;;) {
-		err = bpf_buffer__poll(rb, 100);
-		if (err == -EINTR) { /* Ctrl-C */
-			err = 0;
-			break;
-		}
-		if (err < 0) {
-			fprintf(stderr, "uprobe: polling ring buffer: %s\n",
-				wasm_bpf_strerror(err));
-			break;
-		}
-	}
+	/* until Ctrl-C */
+	err = bpf_buffer__poll_until_interrupted(rb, 100);
+	if (err)
+		wasm_bpf_perror(err, "uprobe: polling ring buffer");
 
 cleanup:
 	bpf_buffer__free(rb);

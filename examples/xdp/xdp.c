@@ -68,11 +68,8 @@ static int print_counters(int fd)
 	strftime(ts, sizeof(ts), "%H:%M:%S", gmtime(&t));
 	for (key = 0; key < MAX_KEYS; key++) {
 		err = bpf_map_lookup_elem(fd, &key, &c);
-		if (err < 0) {
-			fprintf(stderr, "xdp: reading counters: %s\n",
-				wasm_bpf_strerror(err));
-			return err;
-		}
+		if (err < 0)
+			return wasm_bpf_perror(err, "xdp: reading counters");
 		if (c.packets)
 			printf("%-8s %-8s %10llu %12llu\n", ts,
 			       key_name(key, buf, sizeof(buf)), c.packets,
@@ -122,23 +119,21 @@ int main(int argc, char **argv)
 
 	skel = xdp_bpf__open();
 	if (!skel) {
-		fprintf(stderr, "xdp: failed to open BPF object: %s\n",
-			wasm_bpf_strerror(-errno));
+		wasm_bpf_perror(-errno, "xdp: failed to open BPF object");
 		return 1;
 	}
 	/* the host attaches the XDP program to the interface of this name */
 	bpf_program__set_attach_target(skel->progs.xdp_count, 0, iface);
 	err = xdp_bpf__load(skel);
 	if (err) {
-		fprintf(stderr, "xdp: failed to load BPF object: %s\n",
-			wasm_bpf_strerror(err));
+		wasm_bpf_perror(err, "xdp: failed to load BPF object");
 		goto cleanup;
 	}
 	err = xdp_bpf__attach(skel);
 	if (err) {
-		fprintf(stderr,
-			"xdp: failed to attach the XDP program to interface '%s': %s\n",
-			iface, wasm_bpf_strerror(err));
+		wasm_bpf_perror(err,
+			"xdp: failed to attach the XDP program to interface '%s'",
+			iface);
 		goto cleanup;
 	}
 

@@ -13,9 +13,11 @@
 #define LIBBPF_WASM_H
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -188,6 +190,24 @@ static inline int libbpf_wasm_host_err(int ret)
 static inline const char *wasm_bpf_strerror(int err)
 {
 	return strerror(err < 0 ? -err : err);
+}
+
+/* Reports a failure as perror(3) does, for this API's negative errnos:
+ * prints the printf-formatted message, ": ", wasm_bpf_strerror(err) and a
+ * newline on stderr, and returns err, so a caller can write
+ *	err = wasm_bpf_perror(err, "%s: failed to load BPF object", tool);
+ * A positive err is taken as its negative. */
+static inline int wasm_bpf_perror(int err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static inline int wasm_bpf_perror(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, ": %s\n", wasm_bpf_strerror(err));
+	return err > 0 ? -err : err;
 }
 
 /* ---- programs ---- */
@@ -413,6 +433,27 @@ static inline int bpf_buffer__poll(struct bpf_buffer *b, int timeout_ms)
 	if (b->stop && ret == b->stop)
 		return ret;
 	return libbpf_wasm_host_err(ret);
+}
+
+/* Polls until the program is interrupted (Ctrl-C: the host ends a wait
+ * with -EINTR) and returns 0 then; or returns the first failure, a negative
+ * errno, or the callback's non-zero return (which ends the batch, as with
+ * bpf_buffer__poll). Each wait lasts at most timeout_ms. The usual main loop:
+ *	err = bpf_buffer__poll_until_interrupted(rb, 100);
+ *	if (err)
+ *		wasm_bpf_perror(err, "tool: polling ring buffer"); */
+static inline int bpf_buffer__poll_until_interrupted(struct bpf_buffer *b,
+						     int timeout_ms)
+{
+	int ret;
+
+	for (;;) {
+		ret = bpf_buffer__poll(b, timeout_ms);
+		if (ret == -EINTR)
+			return 0;
+		if (ret < 0 || (b && b->stop && ret == b->stop))
+			return ret;
+	}
 }
 
 static inline void bpf_buffer__free(struct bpf_buffer *b)
