@@ -350,6 +350,9 @@ struct bpf_buffer {
 	void *data;
 	size_t max_size;
 	int stop; /* the callback's non-zero return, which ended a batch */
+	/* bpf_buffer__poll_batch: records fetched but not yet handed over */
+	unsigned char *batch;
+	size_t batch_size, batch_off, batch_len;
 };
 
 /* The table entry the host calls: runs the user's callback and remembers a
@@ -456,10 +459,57 @@ static inline int bpf_buffer__poll_until_interrupted(struct bpf_buffer *b,
 	}
 }
 
+/* As bpf_buffer__poll, but the records arrive many per host call through
+ * this project's extension import wasm_bpf_ext.wasm_bpf_buffer_poll_batch
+ * (host/ABI.md): several times faster for busy buffers, and the callback
+ * runs without a host round trip per record. Records after one whose
+ * callback returned non-zero are kept for the next call, so none is lost.
+ * A guest that calls it runs only on hosts that provide the extension. */
+static inline int bpf_buffer__poll_batch(struct bpf_buffer *b, int timeout_ms)
+{
+	int n = 0, ret;
+
+	if (!b)
+		return libbpf_wasm_err(-EINVAL);
+	if (!b->batch) {
+		b->batch_size = b->max_size + 8 > 65536 ?
+					((b->max_size + 15) & ~(size_t)7) :
+					65536;
+		b->batch = (unsigned char *)malloc(b->batch_size);
+		if (!b->batch)
+			return libbpf_wasm_err(-ENOMEM);
+	}
+	b->stop = 0;
+	if (b->batch_off >= b->batch_len) {
+		ret = wasm_bpf_buffer_poll_batch(b->handle, b->fd, b->batch,
+						 (int)b->batch_size, timeout_ms);
+		if (ret < 0)
+			return libbpf_wasm_host_err(ret);
+		b->batch_off = 0;
+		b->batch_len = (size_t)ret;
+	}
+	while (b->batch_off + 8 <= b->batch_len) {
+		uint32_t copied;
+		unsigned char *rec = b->batch + b->batch_off;
+
+		memcpy(&copied, rec + 4, sizeof(copied));
+		b->batch_off += 8 + ((copied + 7) & ~(uint32_t)7);
+		n++;
+		ret = b->fn(b->ctx, rec + 8,
+			    copied < b->max_size ? copied : b->max_size);
+		if (ret) {
+			b->stop = ret;
+			return ret;
+		}
+	}
+	return n;
+}
+
 static inline void bpf_buffer__free(struct bpf_buffer *b)
 {
 	if (!b)
 		return;
+	free(b->batch);
 	free(b->data);
 	free(b);
 }

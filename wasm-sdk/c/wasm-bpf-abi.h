@@ -54,4 +54,14 @@ WASM_BPF_IMPORT(wasm_bpf_map_operate)
 int wasm_bpf_map_operate(int fd, int cmd, void *key, void *value,
 			 void *next_key, uint64_t flags);
 
+/* ---- module "wasm_bpf_ext": this project's host extension (host/ABI.md) ----
+ * Fills buf with as many whole records as fit, each {u32 size; u32 copied;}
+ * followed by the data padded to 8 bytes; a first record larger than buf is
+ * truncated. Returns the bytes written, 0 on timeout, or a negative errno.
+ * Only guests that call it import it, and they need a host that has it. */
+__attribute__((import_module("wasm_bpf_ext"),
+	       import_name("wasm_bpf_buffer_poll_batch")))
+int wasm_bpf_buffer_poll_batch(uint64_t handle, int map_fd, void *buf,
+			       int buf_len, int timeout_ms);
+
 #endif /* WASM_BPF_ABI_H */
