@@ -39,6 +39,9 @@ Options (before app.wasm; everything after it goes to the guest):
       --allow-interface IF    network programs only on IF (repeatable)
       --allow-binary PATH     uprobes only on PATH (repeatable)
       --read-only-maps        the guest may look up but not change map entries
+      --allow-map-writes      (with --restricted) it may change them
+      --restricted            least privilege: nothing is allowed but what
+                              --allow-* flags or --policy grant
       --max-objects N         at most N BPF objects open at once
       --timeout SECONDS       stop the guest after SECONDS (exit 124)
       --max-memory MIB        the guest's memory may not grow past MIB
@@ -62,6 +65,7 @@ interface Parsed {
   env: Record<string, string>;
   policy: Policy;
   policyFile?: string;
+  restricted?: boolean;
   audit?: string | true;
   wasm?: string;
   guestArgs: string[];
@@ -170,6 +174,12 @@ function parse(args: string[]): Parsed {
       case "--read-only-maps":
         p.policy.mapWrites = false;
         break;
+      case "--allow-map-writes":
+        p.policy.mapWrites = true;
+        break;
+      case "--restricted":
+        p.restricted = true;
+        break;
       case "--max-objects": {
         const n = Number(value);
         if (!Number.isInteger(n) || n < 0) {
@@ -246,6 +256,7 @@ export async function main(args: string[]): Promise<number> {
         await Deno.readTextFile(p.policyFile),
         p.policyFile,
       );
+      // flags add to (and override) the file
       policy = {
         ...fromFile,
         ...Object.fromEntries(
@@ -256,6 +267,17 @@ export async function main(args: string[]): Promise<number> {
       console.error(`wasm-bpf: --policy: ${(e as Error).message}`);
       return ExitCode.USAGE;
     }
+  }
+  if (p.restricted) {
+    // least privilege: only what --allow-* flags or the policy file grant
+    policy = {
+      ...policy,
+      programKinds: policy.programKinds ?? [],
+      cgroups: policy.cgroups ?? [],
+      interfaces: policy.interfaces ?? [],
+      binaries: policy.binaries ?? [],
+      mapWrites: policy.mapWrites ?? false,
+    };
   }
   let audit: ((e: Record<string, unknown>) => void) | undefined;
   let auditFile: Deno.FsFile | undefined;

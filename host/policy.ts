@@ -122,7 +122,7 @@ export function resolvePolicy(p: Policy = {}) {
     checkMapWrite(map: string, op: "update" | "delete"): void {
       if (p.mapWrites === false) {
         throw new PolicyDenied(
-          `denied: guest asked to ${op} an entry of map '${map}', maps are read-only (drop --read-only-maps)`,
+          `denied: guest asked to ${op} an entry of map '${map}', maps are read-only; allow it with --allow-map-writes`,
         );
       }
     },

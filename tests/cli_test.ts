@@ -167,7 +167,7 @@ Deno.test("policy: --read-only-maps denies updates with -EPERM and says which fl
   assert.match(r.stdout, /update 1 = -1/);
   assert.match(
     r.stderr,
-    /denied: guest asked to update an entry of map 'kv', maps are read-only \(drop --read-only-maps\)/,
+    /denied: guest asked to update an entry of map 'kv', maps are read-only; allow it with --allow-map-writes/,
   );
   await assertNoBpfLeaks(before);
 });
@@ -228,6 +228,35 @@ Deno.test("policy: --max-objects and a JSON policy file", async () => {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("--restricted: nothing but what --allow-* flags grant", async () => {
+  const before = bpfSnapshot();
+  const denied = await runCli(["--restricted", await guest(), "maps", "2"]);
+  assert.equal(denied.code, 10); // the guest's "load failed"
+  assert.match(
+    denied.stderr,
+    /denied: guest asked to load program 'handle_exec' .*--allow-kind=tracing/,
+  );
+  const readOnly = await runCli([
+    "--restricted",
+    "--allow-kind=tracing",
+    await guest(),
+    "maps",
+    "2",
+  ]);
+  assert.match(readOnly.stdout, /update 1 = -1/);
+  assert.match(readOnly.stderr, /allow it with --allow-map-writes/);
+  const ok = await runCli([
+    "--restricted",
+    "--allow-kind=tracing",
+    "--allow-map-writes",
+    await guest(),
+    "maps",
+    "2",
+  ]);
+  assert.equal(ok.code, 0, ok.stderr);
+  await assertNoBpfLeaks(before);
 });
 
 Deno.test("--audit writes JSON lines for loads, attaches and map writes", async () => {
