@@ -31,7 +31,6 @@ import {
   type BpfMap,
   BpfObject,
   type BufferReader,
-  errnoText,
   type LibbpfLogger,
   openBufferReader,
   RingBufReader,
@@ -624,29 +623,19 @@ export class WasmBpfHost {
    * guest may clean up); a later call after an interrupt unwinds the guest.
    */
   #wait(r: { reader: BufferReader; waiter: Waiter }, timeout: number): number {
-    if (this.#checkInterrupt()) {
-      this.#interruptSeen = true;
-      return -Errno.EINTR;
-    }
-    if (r.reader.available()) return 0;
     const deadline = timeout < 0 ? Infinity : performance.now() + timeout;
     for (;;) {
+      if (this.#checkInterrupt()) {
+        this.#interruptSeen = true;
+        return -Errno.EINTR;
+      }
+      if (r.reader.available()) return 0;
       const left = deadline === Infinity
         ? -1
         : Math.max(0, Math.ceil(deadline - performance.now()));
-      const res = r.waiter.wait(left);
-      if (res === "woken" || this.#checkInterrupt()) {
-        if (this.#checkInterrupt()) {
-          this.#interruptSeen = true;
-          return -Errno.EINTR;
-        }
-      }
-      if (r.reader.available()) return 0;
-      if (left === 0 || performance.now() >= deadline) return 0;
-      if (res === "woken") {
-        // woken but not interrupted (a spurious wake): wait on the data fd only
-        r.waiter.wait(Math.min(left, 10));
-      }
+      if (left === 0) return 0;
+      // data, the wake fd (interrupt), or the time limit
+      r.waiter.wait(left);
     }
   }
 
@@ -672,10 +661,11 @@ export class WasmBpfHost {
     const w = this.#wait(r, timeout);
     if (w) return w;
     return r.reader.consume((rec, size) => {
-      if (this.#opts.interrupted?.()) {
+      const sig = this.#opts.interrupted?.();
+      if (sig) {
         // stop delivering; the rest stays in the buffer
         this.#interruptSeen = true;
-        throw new GuestInterrupted(String(this.#opts.interrupted()));
+        throw new GuestInterrupted(sig);
       }
       const n = Math.min(size, max);
       // memory may have grown in the previous callback: a fresh view (it
@@ -785,5 +775,3 @@ function validateElf(name: string, bytes: Uint8Array): void {
     throw e;
   }
 }
-
-export { errnoText };
