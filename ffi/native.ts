@@ -157,40 +157,41 @@ function envPath(name: string, fallback: string): string {
   }
 }
 
+/** Opens `path` with `symbols`, or a LibraryLoadError with `hint`. */
+function open<S extends Deno.ForeignLibraryInterface>(
+  path: string,
+  symbols: S,
+  hint: string,
+): Deno.DynamicLibrary<S>["symbols"] {
+  try {
+    return Deno.dlopen(path, symbols).symbols;
+  } catch (e) {
+    throw new LibraryLoadError(
+      path,
+      e,
+      e instanceof Deno.errors.NotCapable || String(e).includes("--allow-ffi")
+        ? "run deno with --allow-ffi"
+        : hint,
+    );
+  }
+}
+
 /** libbpf's symbols, opening the library on first use. */
 export function bpf(): Libbpf {
-  if (!libbpf) {
-    const path = envPath("WASM_BPF_LIBBPF", "libbpf.so.1");
-    try {
-      libbpf = Deno.dlopen(path, LIBBPF_SYMBOLS).symbols as Libbpf;
-    } catch (e) {
-      throw new LibraryLoadError(
-        path,
-        e,
-        e instanceof Deno.errors.NotCapable || String(e).includes("--allow-ffi")
-          ? "run deno with --allow-ffi"
-          : "install it with 'apt-get install libbpf1' (Debian/Ubuntu), or point WASM_BPF_LIBBPF at a libbpf.so.1 (version 1.x)",
-      );
-    }
-  }
-  return libbpf;
+  return libbpf ??= open(
+    envPath("WASM_BPF_LIBBPF", "libbpf.so.1"),
+    LIBBPF_SYMBOLS,
+    "install it with 'apt-get install libbpf1' (Debian/Ubuntu), or point WASM_BPF_LIBBPF at a libbpf.so.1 (version 1.x)",
+  ) as Libbpf;
 }
 
 /** libc's symbols, opening the library on first use. */
 export function c(): Libc {
-  if (!libc) {
-    const path = envPath("WASM_BPF_LIBC", "libc.so.6");
-    try {
-      libc = Deno.dlopen(path, LIBC_SYMBOLS).symbols as Libc;
-    } catch (e) {
-      throw new LibraryLoadError(
-        path,
-        e,
-        "run deno with --allow-ffi; set WASM_BPF_LIBC to the C library's path if it is not libc.so.6",
-      );
-    }
-  }
-  return libc;
+  return libc ??= open(
+    envPath("WASM_BPF_LIBC", "libc.so.6"),
+    LIBC_SYMBOLS,
+    "set WASM_BPF_LIBC to the C library's path if it is not libc.so.6",
+  ) as Libc;
 }
 
 let errnoView: Deno.UnsafePointerView | undefined;

@@ -16,6 +16,7 @@
 import { BpfError } from "./errors.ts";
 import { type LibbpfLogger, withLibbpfLog } from "./log.ts";
 import { addr, bpf, c, cstr, errno, fastPath, readCString } from "./native.ts";
+import { ElfFile } from "../wasm-sdk/gen/elf.ts";
 
 /** BPF map types this layer gives special meaning to. */
 export const MapType = {
@@ -644,24 +645,9 @@ export class BpfObject {
 /** Names of sections that become internal maps (.rodata*, .data*, .bss*, .kconfig). */
 function internalMapSections(bytes: Uint8Array): string[] {
   try {
-    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const shoff = Number(dv.getBigUint64(0x28, true));
-    const shentsize = dv.getUint16(0x3a, true);
-    const shnum = dv.getUint16(0x3c, true);
-    const shstrndx = dv.getUint16(0x3e, true);
-    const strOff = Number(
-      dv.getBigUint64(shoff + shstrndx * shentsize + 0x18, true),
-    );
-    const names: string[] = [];
-    for (let i = 0; i < shnum; i++) {
-      const nameOff = dv.getUint32(shoff + i * shentsize, true);
-      let end = strOff + nameOff;
-      while (end < bytes.length && bytes[end] !== 0) end++;
-      const n = new TextDecoder().decode(bytes.subarray(strOff + nameOff, end));
-      if (/^\.(rodata|data|bss|kconfig)/.test(n)) names.push(n);
-    }
-    return names;
+    return new ElfFile("object", bytes).sections.map((s) => s.name)
+      .filter((n) => /^\.(rodata|data|bss|kconfig)/.test(n));
   } catch {
-    return [];
+    return []; // libbpf opened it, so this does not happen; names fall back
   }
 }
