@@ -96,16 +96,21 @@ async function build() {
       "-Wall",
       `-I${NATIVE}`,
       ...extra,
-      `native/${src}`,
+      src,
       "-o",
       `${NATIVE}/${out}`,
       ...libs,
     ]);
-  await cc("maps.c", "maps", [], ["-lbpf"]);
-  await cc("ringbuf.c", "ringbuf", ["-Ibench/guests/ringbuf"], ["-lbpf"]);
-  await cc("bootstrap.c", "bootstrap", ["-Iexamples/bootstrap"], ["-lbpf"]);
-  await cc("gen.c", "gen", [], []);
-  await cc("launch.c", "launch", [], []);
+  // the maps guest's own source is also the native baseline
+  await cc("bench/guests/maps/maps.c", "maps", [], ["-lbpf"]);
+  await cc("native/ringbuf.c", "ringbuf", ["-Ibench/guests/ringbuf"], [
+    "-lbpf",
+  ]);
+  await cc("native/bootstrap.c", "bootstrap", ["-Iexamples/bootstrap"], [
+    "-lbpf",
+  ]);
+  await cc("native/gen.c", "gen", [], []);
+  await cc("native/launch.c", "launch", [], []);
   // the start-up trigger: an exec with a path no other program uses
   Deno.copyFileSync("/bin/true", `${NATIVE}/bench-trigger`);
   Deno.chmodSync(`${NATIVE}/bench-trigger`, 0o755);

@@ -1,12 +1,23 @@
-/* Map-operation benchmark, wasm guest: N updates then N lookups of one
- * existing key of a hash map, each loop timed with clock_gettime.
+/* Map-operation benchmark: N updates then N lookups of one existing key of
+ * a hash map, each loop timed with clock_gettime. The same source is the
+ * wasm guest (libbpf-wasm.h, built by scripts/build.ts) and the native
+ * baseline (libbpf, built by bench/bench.ts with gcc against a bpftool
+ * skeleton), so both run exactly the same loops.
  *
- *   maps.wasm [N]     prints update_ns_per_op=... lookup_ns_per_op=...
+ *   maps[.wasm] [N]     prints update_ns_per_op=... lookup_ns_per_op=...
  */
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#ifdef __wasm__
 #include "libbpf-wasm.h"
+#else
+#include <bpf/libbpf.h>
+#include <bpf/bpf.h>
+#endif
 #include "maps.skel.h"
 
 static uint64_t now_ns(void)
@@ -21,7 +32,7 @@ int main(int argc, char **argv)
 	long n = argc > 1 ? atol(argv[1]) : 1000000;
 	struct maps_bpf *skel = maps_bpf__open_and_load();
 	if (!skel) {
-		fprintf(stderr, "maps: cannot load: %s\n", wasm_bpf_strerror(-errno));
+		fprintf(stderr, "maps: cannot load: %s\n", strerror(errno));
 		return 1;
 	}
 	int fd = bpf_map__fd(skel->maps.hmap);
