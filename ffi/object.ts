@@ -16,7 +16,7 @@
 import { BpfError } from "./errors.ts";
 import { type LibbpfLogger, withLibbpfLog } from "./log.ts";
 import { addr, bpf, c, cstr, errno, fastPath, readCString } from "./native.ts";
-import { ElfFile } from "../wasm-sdk/gen/elf.ts";
+import { ElfFile } from "../objfile/elf.ts";
 
 /** BPF map types this layer gives special meaning to. */
 export const MapType = {

@@ -38,8 +38,8 @@ import {
 } from "../ffi/mod.ts";
 import { c, fastPath } from "../ffi/native.ts";
 import { GuestFault, GuestMemory } from "./memory.ts";
-import { ElfFile, EM_BPF, GenError } from "../wasm-sdk/gen/elf.ts";
-import { Btf } from "../wasm-sdk/gen/btf.ts";
+import { ElfFile, EM_BPF, ObjectFileError } from "../objfile/elf.ts";
+import { Btf } from "../objfile/btf.ts";
 import { type Policy, PolicyDenied, resolvePolicy } from "./policy.ts";
 
 /** Linux errno values the imports return (negated). */
@@ -754,14 +754,14 @@ function validateElf(name: string, bytes: Uint8Array): void {
   try {
     const elf = new ElfFile(name, bytes);
     if (elf.machine !== EM_BPF) {
-      throw new GenError(
+      throw new ObjectFileError(
         `${name}: not a BPF object (ELF machine ${elf.machine}, expected ${EM_BPF})`,
       );
     }
     for (const s of elf.sections) elf.data(s);
     if (elf.section(".BTF")) Btf.fromElf(elf);
   } catch (e) {
-    if (e instanceof GenError || e instanceof RangeError) {
+    if (e instanceof ObjectFileError || e instanceof RangeError) {
       throw new BpfError(
         `cannot open BPF object '${name}': ${
           e.message.replace(`${name}: `, "")

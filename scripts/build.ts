@@ -14,7 +14,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { GenError } from "../wasm-sdk/gen/elf.ts";
+import { GenError } from "../wasm-sdk/gen/errors.ts";
+import { ObjectFileError } from "../objfile/elf.ts";
 import { generateSkeleton, skeletonName } from "../wasm-sdk/gen/skeleton.ts";
 import { generateTypes } from "../wasm-sdk/gen/types.ts";
 
@@ -22,12 +23,12 @@ const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const SDK_C = `${ROOT}/wasm-sdk/c`;
 const GEN = `${ROOT}/wasm-sdk/gen`;
 const GEN_SOURCES = [
-  "elf.ts",
-  "btf.ts",
   "ctypes.ts",
   "skeleton.ts",
   "types.ts",
-].map((f) => `${GEN}/${f}`);
+].map((f) => `${GEN}/${f}`).concat(
+  ["elf.ts", "btf.ts"].map((f) => `${ROOT}/objfile/${f}`),
+);
 
 class BuildError extends Error {}
 
@@ -177,7 +178,7 @@ export async function buildDir(srcDir: string): Promise<string[]> {
         try {
           text = gen(Deno.readFileSync(obj));
         } catch (e) {
-          if (e instanceof GenError) {
+          if (e instanceof GenError || e instanceof ObjectFileError) {
             throw new BuildError(`generating ${out}: ${e.message}`);
           }
           throw e;

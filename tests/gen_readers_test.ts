@@ -4,8 +4,8 @@
  * its own libbpf) say about them.
  */
 import assert from "node:assert/strict";
-import { Btf, Kind, KIND_NAMES, parseBtfExt } from "../wasm-sdk/gen/btf.ts";
-import { ElfFile, STT_FUNC } from "../wasm-sdk/gen/elf.ts";
+import { Btf, Kind, KIND_NAMES, parseBtfExt } from "../objfile/btf.ts";
+import { ElfFile, STT_FUNC } from "../objfile/elf.ts";
 import { inspectObject } from "../wasm-sdk/gen/skeleton.ts";
 import {
   bpftoolBtf,

@@ -9,8 +9,8 @@
  * choice.
  */
 import assert from "node:assert/strict";
-import { Btf, parseBtfExt } from "../wasm-sdk/gen/btf.ts";
-import { ElfFile } from "../wasm-sdk/gen/elf.ts";
+import { Btf, parseBtfExt } from "../objfile/btf.ts";
+import { ElfFile } from "../objfile/elf.ts";
 import { generateSkeleton, skeletonName } from "../wasm-sdk/gen/skeleton.ts";
 import { buildGuest } from "./util.ts";
 import {

@@ -10,7 +10,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { GenError } from "./elf.ts";
+import { GenError } from "./errors.ts";
+import { ObjectFileError } from "../../objfile/elf.ts";
 import { generateSkeleton, skeletonName } from "./skeleton.ts";
 import { generateTypes } from "./types.ts";
 
@@ -151,7 +152,7 @@ export async function main(args: string[]): Promise<number> {
       console.error(e.message);
       return 2;
     }
-    if (e instanceof GenError) {
+    if (e instanceof GenError || e instanceof ObjectFileError) {
       console.error(`gen: ${e.message}`);
       return 1;
     }

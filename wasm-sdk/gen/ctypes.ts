@@ -13,8 +13,14 @@
  *
  * @module
  */
-import { type Btf, type BtfType, INT_BOOL, INT_SIGNED, Kind } from "./btf.ts";
-import { GenError } from "./elf.ts";
+import {
+  type Btf,
+  type BtfType,
+  INT_BOOL,
+  INT_SIGNED,
+  Kind,
+} from "../../objfile/btf.ts";
+import { GenError } from "./errors.ts";
 
 /** A member to place at a bit offset. */
 export interface LayoutMember {

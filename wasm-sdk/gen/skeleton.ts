@@ -12,11 +12,11 @@
  *
  * @module
  */
-import { Btf, Kind } from "./btf.ts";
+import { Btf, Kind } from "../../objfile/btf.ts";
+import { GenError } from "./errors.ts";
 import { CTypes, type LayoutMember } from "./ctypes.ts";
 import {
   ElfFile,
-  GenError,
   type Section,
   SHDR_SIZE,
   SHF_ALLOC,
@@ -26,7 +26,7 @@ import {
   STB_LOCAL,
   STT_FUNC,
   STT_OBJECT,
-} from "./elf.ts";
+} from "../../objfile/elf.ts";
 
 /** The C identifier of a skeleton for an object file name: `a.bpf.o` → `a_bpf`. */
 export function skeletonName(objectFile: string): string {

@@ -14,9 +14,10 @@
  *
  * @module
  */
-import { Btf, type BtfType, Kind } from "./btf.ts";
+import { Btf, type BtfType, Kind } from "../../objfile/btf.ts";
 import { CTypes } from "./ctypes.ts";
-import { ElfFile, GenError } from "./elf.ts";
+import { ElfFile } from "../../objfile/elf.ts";
+import { GenError } from "./errors.ts";
 
 /** Options of {@link generateTypes}. */
 export interface TypesOptions {

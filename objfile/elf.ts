@@ -3,16 +3,19 @@
  * `-target bpf` writes them: header, section headers and names, symbols.
  *
  * Every offset is checked against the file size; a malformed file raises a
- * {@link GenError} with a one-line message naming the file.
+ * {@link ObjectFileError} with a one-line message naming the file.
  *
  * @module
  */
 
-/** An error of the generator: its message is one line, fit for a CLI. */
-export class GenError extends Error {
+/**
+ * A malformed or unsupported object file: its message is one line that
+ * names the file, fit for a CLI.
+ */
+export class ObjectFileError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = "GenError";
+    this.name = "ObjectFileError";
   }
 }
 
@@ -89,16 +92,18 @@ export class ElfFile {
       bytes.length < 4 || bytes[0] !== 0x7f || bytes[1] !== 0x45 ||
       bytes[2] !== 0x4c || bytes[3] !== 0x46
     ) {
-      throw new GenError(`${file}: not an ELF file`);
+      throw new ObjectFileError(`${file}: not an ELF file`);
     }
     if (bytes.length < 64) {
-      throw new GenError(`${file}: truncated ELF (header is incomplete)`);
+      throw new ObjectFileError(
+        `${file}: truncated ELF (header is incomplete)`,
+      );
     }
     if (bytes[4] !== 2) {
-      throw new GenError(`${file}: not a 64-bit ELF file`);
+      throw new ObjectFileError(`${file}: not a 64-bit ELF file`);
     }
     if (bytes[5] !== 1) {
-      throw new GenError(
+      throw new ObjectFileError(
         `${file}: big-endian ELF is not supported (compile with -target bpf, i.e. bpfel)`,
       );
     }
@@ -109,15 +114,15 @@ export class ElfFile {
     let shnum = v.getUint16(60, true);
     let shstrndx = v.getUint16(62, true);
     if (this.shoff === 0) {
-      throw new GenError(`${file}: ELF file has no section headers`);
+      throw new ObjectFileError(`${file}: ELF file has no section headers`);
     }
     if (shentsize !== SHDR_SIZE) {
-      throw new GenError(
+      throw new ObjectFileError(
         `${file}: bad ELF section header size ${shentsize}`,
       );
     }
     if (this.shoff + SHDR_SIZE > bytes.length) {
-      throw new GenError(
+      throw new ObjectFileError(
         `${file}: truncated ELF (section headers extend past end of file)`,
       );
     }
@@ -125,12 +130,12 @@ export class ElfFile {
     if (shnum === 0) shnum = Number(v.getBigUint64(this.shoff + 32, true));
     if (shstrndx === 0xffff) shstrndx = v.getUint32(this.shoff + 40, true);
     if (this.shoff + shnum * SHDR_SIZE > bytes.length) {
-      throw new GenError(
+      throw new ObjectFileError(
         `${file}: truncated ELF (section headers extend past end of file)`,
       );
     }
     if (shstrndx >= shnum) {
-      throw new GenError(`${file}: bad ELF section name table index`);
+      throw new ObjectFileError(`${file}: bad ELF section name table index`);
     }
     this.shstrndx = shstrndx;
     const raw: Section[] = [];
@@ -165,14 +170,14 @@ export class ElfFile {
   private u64(off: number, what: string): number {
     const x = this.view.getBigUint64(off, true);
     if (x > BigInt(Number.MAX_SAFE_INTEGER)) {
-      throw new GenError(`${this.file}: bad ELF ${what} value ${x}`);
+      throw new ObjectFileError(`${this.file}: bad ELF ${what} value ${x}`);
     }
     return Number(x);
   }
 
   private checkSection(s: Section, what?: string) {
     if (s.offset + s.size > this.bytes.length) {
-      throw new GenError(
+      throw new ObjectFileError(
         `${this.file}: truncated ELF (section ${
           what ?? (s.name || `#${s.index}`)
         } extends past end of file)`,
@@ -183,7 +188,7 @@ export class ElfFile {
   /** A NUL-terminated string at `off` of a string table at [base, base+size). */
   cstr(base: number, size: number, off: number): string {
     if (off >= size && !(off === 0 && size === 0)) {
-      throw new GenError(`${this.file}: bad ELF string offset ${off}`);
+      throw new ObjectFileError(`${this.file}: bad ELF string offset ${off}`);
     }
     let end = base + off;
     const limit = base + size;
@@ -208,7 +213,7 @@ export class ElfFile {
     if (!symtab) return [];
     const strtab = this.sections[symtab.link];
     if (!strtab || strtab.type !== SHT_STRTAB) {
-      throw new GenError(`${this.file}: bad ELF symbol string table`);
+      throw new ObjectFileError(`${this.file}: bad ELF symbol string table`);
     }
     const out: ElfSymbol[] = [];
     const n = Math.floor(symtab.size / 24);

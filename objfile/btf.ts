@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { type ElfFile, GenError } from "./elf.ts";
+import { type ElfFile, ObjectFileError } from "./elf.ts";
 
 /** BTF kinds, numbered as in linux/btf.h. */
 export enum Kind {
@@ -155,12 +155,12 @@ export class Btf {
     this.file = file;
     const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const bad = (what: string): never => {
-      throw new GenError(`${file}: malformed .BTF section (${what})`);
+      throw new ObjectFileError(`${file}: malformed .BTF section (${what})`);
     };
     if (bytes.length < 24) bad("header is incomplete");
     if (v.getUint16(0, true) !== 0xeb9f) {
       if (v.getUint16(0, false) === 0xeb9f) {
-        throw new GenError(`${file}: big-endian BTF is not supported`);
+        throw new ObjectFileError(`${file}: big-endian BTF is not supported`);
       }
       bad("bad magic");
     }
@@ -315,11 +315,11 @@ export class Btf {
     }
   }
 
-  /** Reads the .BTF section of an ELF object (GenError when there is none). */
+  /** Reads the .BTF section of an ELF object (ObjectFileError when there is none). */
   static fromElf(elf: ElfFile): Btf {
     const s = elf.section(".BTF");
     if (!s) {
-      throw new GenError(
+      throw new ObjectFileError(
         `${elf.file}: no .BTF section (compile with clang -g)`,
       );
     }
@@ -331,7 +331,7 @@ export class Btf {
     const hit = this.strCache.get(off);
     if (hit !== undefined) return hit;
     if (off >= this.strings.length && off !== 0) {
-      throw new GenError(
+      throw new ObjectFileError(
         `${this.file}: malformed .BTF section (bad string offset ${off})`,
       );
     }
@@ -372,7 +372,7 @@ export class Btf {
   /** Type `id`. */
   get(id: number): BtfType {
     const t = this.types[id];
-    if (!t) throw new GenError(`${this.file}: no BTF type #${id}`);
+    if (!t) throw new ObjectFileError(`${this.file}: no BTF type #${id}`);
     return t;
   }
 
@@ -391,7 +391,9 @@ export class Btf {
       }
       return t;
     }
-    throw new GenError(`${this.file}: BTF type #${id} is a reference loop`);
+    throw new ObjectFileError(
+      `${this.file}: BTF type #${id} is a reference loop`,
+    );
   }
 
   /** Skips modifiers and type tags, but not typedefs. */
@@ -425,7 +427,7 @@ export class Btf {
       case Kind.VAR:
         return this.sizeOf(t.ref);
       default:
-        throw new GenError(
+        throw new ObjectFileError(
           `${this.file}: BTF type #${t.id} (${KIND_NAMES[t.kind]}) has no size`,
         );
     }
@@ -446,7 +448,7 @@ export class Btf {
 export function parseBtfExt(btf: Btf, bytes: Uint8Array): BtfExt {
   const file = btf.file;
   const bad = (what: string): never => {
-    throw new GenError(`${file}: malformed .BTF.ext section (${what})`);
+    throw new ObjectFileError(`${file}: malformed .BTF.ext section (${what})`);
   };
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes.length < 24) bad("header is incomplete");
