@@ -12,7 +12,10 @@
  *
  * ```ts
  * import { run } from "@wasm-bpf/run";
- * const code = await run("bootstrap.wasm", { args: ["-d", "10"] });
+ * const status = await run("bootstrap.wasm", {
+ *   args: ["-d", "10"],
+ *   signal: AbortSignal.timeout(5_000),
+ * });
  * ```
  *
  * or add the wasi-bpf imports to any Wasm instance you create
@@ -36,7 +39,19 @@ export {
   type ProgramKind,
   programKind,
 } from "./host/policy.ts";
-export { ExitCode, run, type RunOptions } from "./host/run.ts";
+export {
+  GuestProcess,
+  type HostFunctionContext,
+  type PreopenSpec,
+  run,
+  spawn,
+  type SpawnOptions,
+} from "./host/spawn.ts";
+export {
+  ExitCode,
+  type GuestStatus,
+  type GuestStatusKind,
+} from "./host/status.ts";
 export { main } from "./host/cli.ts";
 
 if (import.meta.main) {

@@ -12,7 +12,9 @@ import {
   PROGRAM_KINDS,
   type ProgramKind,
 } from "./policy.ts";
-import { ExitCode, run } from "./run.ts";
+import { compileGuest, preflight, startGuest } from "./runner.ts";
+import { ExitCode, failed, type GuestStatus } from "./status.ts";
+import type { ChildConfig } from "./protocol.ts";
 
 const USAGE =
   `wasm-bpf ${denoJson.version}: run an eBPF application whose user space is WebAssembly
@@ -22,8 +24,9 @@ Usage:
   deno run --allow-read --allow-write mod.ts gen <skeleton|types> ...   (see gen --help)
 
 Runs app.wasm (a wasm32-wasi command that imports the wasi-bpf ABI) with
-libbpf, as root. The exit status is the guest's; 130/143 after SIGINT/SIGTERM,
-134 if the guest trapped, 124 at the time limit, 1 for host errors.
+libbpf, as root. The exit status is the guest's own; when the host ended it,
+one line on stderr says why and the status is 130/143 (SIGINT/SIGTERM), 124
+(time limit), 134 (the guest trapped) or 125 (host error); 2 for usage errors.
 
 Options (before app.wasm; everything after it goes to the guest):
   -h, --help                  this help
@@ -46,6 +49,9 @@ Options (before app.wasm; everything after it goes to the guest):
       --timeout SECONDS       stop the guest after SECONDS (exit 124)
       --max-memory MIB        the guest's memory may not grow past MIB
       --policy FILE.json      read the policy from FILE (flags add to it)
+      --imports MODULE.ts     host functions for the guest: the module's
+                              default export is { module: { name: fn } } or a
+                              function returning it (deno needs --allow-read)
       --audit[=FILE]          log loads, attaches, map writes and denials as
                               JSON lines to FILE (default: stderr;
                               a FILE needs deno's --allow-write)
@@ -68,6 +74,7 @@ interface Parsed {
   restricted?: boolean;
   audit?: string | true;
   wasm?: string;
+  imports?: string;
   guestArgs: string[];
 }
 
@@ -82,6 +89,7 @@ const WITH_VALUE = new Set([
   "--timeout",
   "--max-memory",
   "--policy",
+  "--imports",
 ]);
 
 function parse(args: string[]): Parsed {
@@ -213,6 +221,9 @@ function parse(args: string[]): Parsed {
       case "--policy":
         p.policyFile = value;
         break;
+      case "--imports":
+        p.imports = new URL(value!, `file://${Deno.cwd()}/`).href;
+        break;
       case "--audit":
         p.audit = value ?? true;
         break;
@@ -301,16 +312,53 @@ export async function main(args: string[]): Promise<number> {
     }
   }
   try {
-    return await run(p.wasm, {
+    const status = await runHere(p.wasm, {
+      name: p.wasm.split("/").pop()!,
       args: p.guestArgs,
       env: p.env,
-      preopens: p.dirs,
+      preopens: Object.entries(p.dirs).map(([guest, host]) => ({
+        guest,
+        host,
+      })),
       verbose: p.verbose,
       policy,
-      audit,
-      handleSignals: true,
-    });
+      audit: !!audit,
+      imports: p.imports,
+      graceMs: 2000,
+    }, audit);
+    if (status.kind !== "exited") {
+      console.error(`wasm-bpf: ${status.message} (exit ${status.code})`);
+    }
+    if (status.forced) {
+      // the guest did not unwind: end the process, and with it the guest
+      auditFile?.close();
+      Deno.exit(status.code);
+    }
+    return status.code;
   } finally {
     auditFile?.close();
   }
+}
+
+/** Runs the guest in this process (a Worker) and waits for its status. */
+async function runHere(
+  file: string,
+  config: Omit<ChildConfig, "wasm">,
+  audit: ((e: Record<string, unknown>) => void) | undefined,
+): Promise<GuestStatus> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(file);
+  } catch (e) {
+    return failed(`cannot read ${file}: ${(e as Error).message}`);
+  }
+  const module = await compileGuest(bytes, file, config.policy.maxMemoryBytes);
+  if (!(module instanceof WebAssembly.Module)) return module;
+  const missing = preflight();
+  if (missing) return missing;
+  return await startGuest(module, config, {
+    log: (line) => console.error(line),
+    audit,
+    handleSignals: true,
+  }).status;
 }

@@ -1,8 +1,9 @@
 /**
- * The Worker that runs one guest: WASI preview 1 from `node:wasi`, the
- * wasi-bpf host, the guest's `_start`. The main thread ({@link ./run.ts})
- * owns the signals and the clock; it sets a shared flag and wakes us, and
- * we unwind the guest and release every BPF object before reporting.
+ * The Worker that runs one guest: WASI preview 1, the wasi-bpf host, the
+ * embedder's host functions, the guest's `_start`. The thread that started
+ * it ({@link ./runner.ts}) owns the signals and the clock; it sets a shared
+ * flag and wakes us, and we unwind the guest and release every BPF object
+ * before reporting.
  *
  * @module
  */
@@ -10,18 +11,15 @@ import process from "node:process";
 import { WASI } from "node:wasi";
 import { useLibbpfLogLock } from "../ffi/mod.ts";
 import { GuestInterrupted, WasmBpfHost } from "./host.ts";
-import type { Policy } from "./policy.ts";
+import type { ChildConfig } from "./protocol.ts";
 
-/** What the main thread sends to start a guest. */
-export interface StartMessage {
+/** What the runner sends to start a guest. */
+export interface StartMessage extends Omit<ChildConfig, "wasm"> {
+  /** The compiled guest. */
   module: WebAssembly.Module;
-  name: string;
-  args: string[];
-  env: Record<string, string>;
-  preopens: Record<string, string>;
-  verbose: boolean;
-  policy: Policy;
-  audit: boolean;
+  /** Whether the guest's stderr is reported (`stderr`) instead of written to fd 2. */
+  stderrSink: boolean;
+  /** An eventfd the runner makes readable to stop the guest. */
   wakeFd: number;
   /** [0]: 0, or the signal number / reason code that stops the guest. */
   flag: SharedArrayBuffer;
@@ -31,11 +29,21 @@ export interface StartMessage {
 
 /** What the worker reports back. */
 export type WorkerReport =
-  | { type: "fds"; fds: number[] }
-  | { type: "audit"; event: Record<string, unknown> }
+  | { type: "log"; line: string }
+  | { type: "audit"; record: Record<string, unknown> }
+  | { type: "stderr"; data: Uint8Array }
   | { type: "exit"; code: number }
+  | { type: "interrupted" }
   | { type: "trap"; message: string }
   | { type: "error"; message: string };
+
+/** What an embedder's host-function module gets to build its imports. */
+export interface HostFunctionContext {
+  /** The guest's name. */
+  name: string;
+  /** The guest's memory (valid once the instance exists, i.e. inside calls). */
+  memory(): WebAssembly.Memory;
+}
 
 const REASONS: Record<number, string> = {
   2: "SIGINT",
@@ -67,7 +75,24 @@ process.emitWarning = ((w: string | Error, ...rest: unknown[]) => {
   (emit as any)(w, ...rest);
 }) as typeof process.emitWarning;
 
-scope.onmessage = (ev: MessageEvent<StartMessage>) => {
+/** The embedder's import modules, from `config.imports` (a module URL). */
+async function embedderImports(
+  url: string,
+  ctx: HostFunctionContext,
+): Promise<WebAssembly.Imports> {
+  const mod = await import(url);
+  const provided = typeof mod.default === "function"
+    ? await mod.default(ctx)
+    : mod.default;
+  if (!provided || typeof provided !== "object") {
+    throw new Error(
+      `${url}: the host-function module must export default an object of import modules ({ module: { name: function } }) or a function returning one`,
+    );
+  }
+  return provided as WebAssembly.Imports;
+}
+
+scope.onmessage = async (ev: MessageEvent<StartMessage>) => {
   const m = ev.data;
   useLibbpfLogLock(m.logLock);
   const flag = new Int32Array(m.flag);
@@ -81,34 +106,54 @@ scope.onmessage = (ev: MessageEvent<StartMessage>) => {
     wakeFd: m.wakeFd,
     interrupted,
     policy: m.policy,
-    onFds: (fds) => post({ type: "fds", fds }),
-    audit: m.audit ? (event) => post({ type: "audit", event }) : undefined,
+    log: (line) => post({ type: "log", line }),
+    audit: m.audit ? (record) => post({ type: "audit", record }) : undefined,
+    callbackModule: m.callbackModule,
+    callbackExport: m.callbackExport,
   });
   let report: WorkerReport;
+  let memory: WebAssembly.Memory | undefined;
   try {
     const wasi = new WASI({
       version: "preview1",
-      args: m.args,
+      args: [m.name, ...m.args],
       env: m.env,
-      preopens: m.preopens,
+      preopens: Object.fromEntries(m.preopens.map((p) => [p.guest, p.host])),
       returnOnExit: true,
     });
-    const imports: WebAssembly.Imports = {
+    const own: WebAssembly.Imports = {
       wasi_snapshot_preview1: wasi
         .wasiImport as unknown as WebAssembly.ModuleImports,
       ...host.imports(),
     };
-    const instance = new WebAssembly.Instance(m.module, imports);
+    const extra = m.imports
+      ? await embedderImports(m.imports, {
+        name: m.name,
+        memory: () => {
+          if (!memory) throw new Error(`${m.name}: the guest is not running`);
+          return memory;
+        },
+      })
+      : {};
+    for (const k of Object.keys(extra)) {
+      if (k in own) {
+        throw new Error(
+          `the host-function module provides '${k}', a module of the host's own`,
+        );
+      }
+    }
+    const instance = new WebAssembly.Instance(m.module, { ...own, ...extra });
+    if (instance.exports.memory instanceof WebAssembly.Memory) {
+      memory = instance.exports.memory;
+    }
     host.bind(instance);
     const code = wasi.start(instance);
     report = { type: "exit", code: typeof code === "number" ? code : 0 };
   } catch (e) {
-    if (e instanceof GuestInterrupted) {
-      report = { type: "exit", code: -1 };
+    if (e instanceof GuestInterrupted || interrupted()) {
+      report = { type: "interrupted" };
     } else if (e instanceof WebAssembly.RuntimeError) {
       report = { type: "trap", message: e.message };
-    } else if (interrupted()) {
-      report = { type: "exit", code: -1 };
     } else {
       report = { type: "error", message: (e as Error)?.message ?? String(e) };
     }

@@ -1,0 +1,354 @@
+/**
+ * One guest, one process: `spawn()` starts a guest in a Deno process of its
+ * own and returns a handle shaped like `Deno.ChildProcess`; `run()` is
+ * `spawn()` plus waiting for the status.
+ *
+ * Whatever the guest does (spin, block in a host call, crash the runtime
+ * with a crafted object, exhaust memory), it does it in its own process: the
+ * embedder's process, its fds and its memory are never touched, and when
+ * the guest's process ends the kernel releases every BPF program, link, map
+ * and socket it held. A stop is asked for politely first (SIGTERM: the
+ * guest's poll returns -EINTR and it may clean up), and enforced after a
+ * grace period (SIGKILL).
+ *
+ * ```ts
+ * import { spawn } from "@wasm-bpf/run";
+ *
+ * await using guest = spawn("bootstrap.wasm", { stdout: "piped" });
+ * for await (const chunk of guest.stdout!) {
+ *   console.log(new TextDecoder().decode(chunk));
+ *   break;
+ * }
+ * guest.kill();
+ * console.log(await guest.status); // { kind: "interrupted", signal: "SIGTERM", ... }
+ * ```
+ *
+ * @module
+ */
+import {
+  type ChildConfig,
+  FrameReader,
+  fromBase64,
+  type PreopenSpec,
+  toBase64,
+} from "./protocol.ts";
+import type { Policy } from "./policy.ts";
+import { crashed, failed, type GuestStatus, isGuestStatus } from "./status.ts";
+
+/** Options of {@link spawn} and {@link run}. */
+export interface SpawnOptions {
+  /** Guest argv after argv[0] (argv[0] is `name`). */
+  args?: string[];
+  /** argv[0] and the guest's name in messages (default: the file name). */
+  name?: string;
+  /** The guest's environment (WASI): nothing unless given. */
+  env?: Record<string, string>;
+  /**
+   * Directories the guest may use: guest path → host path (read-only), or
+   * a list of {@link PreopenSpec} to grant write access.
+   */
+  preopens?: Record<string, string> | PreopenSpec[];
+  /** Log host decisions and libbpf's info lines. */
+  verbose?: boolean;
+  /** What the guest may do; see {@link Policy}. */
+  policy?: Policy;
+  /** Receives one JSON-able record per load, attach, map write, denial. */
+  audit?: (record: Record<string, unknown>) => void;
+  /**
+   * Host messages: errors, denials, a failed load with the verifier's
+   * reason, and more when `verbose`. Default: this process's stderr.
+   */
+  log?: (line: string) => void;
+  /** The guest's stdout: `"inherit"` (default), `"piped"` or `"null"`. */
+  stdout?: "inherit" | "piped" | "null";
+  /** The guest's stderr: `"inherit"` (default), `"piped"` or `"null"`. */
+  stderr?: "inherit" | "piped" | "null";
+  /** Stops the guest (as `kill("SIGINT")`) when aborted. */
+  signal?: AbortSignal;
+  /** How long a stopped guest may take to unwind before it is killed (default 2000 ms). */
+  graceMs?: number;
+  /**
+   * A module of the embedder's whose default export is an import object
+   * (`{ module: { name: function } }`), or a function of a
+   * {@link HostFunctionContext} returning one. It is loaded in the guest's
+   * process, and its modules become imports of the guest.
+   */
+  imports?: string | URL;
+  /** Module name of the TinyGo-style callback import (default `callback-wrapper`). */
+  callbackModule?: string;
+  /** Guest export called by that import (default `go-callback`). */
+  callbackExport?: string;
+}
+
+export type { HostFunctionContext } from "./worker.ts";
+export type { PreopenSpec } from "./protocol.ts";
+
+/** A guest running in a process of its own; see {@link spawn}. */
+export class GuestProcess implements AsyncDisposable {
+  readonly #child: Deno.ChildProcess;
+  readonly #graceMs: number;
+  #paused = false;
+  #killTimer: ReturnType<typeof setTimeout> | undefined;
+  #exited = false;
+  /** Settles when the guest's process is gone, with how the guest ended. */
+  readonly status: Promise<GuestStatus>;
+  /** The guest's stdout when spawned with `stdout: "piped"`, else null. */
+  readonly stdout: ReadableStream<Uint8Array> | null;
+  /** The guest's stderr when spawned with `stderr: "piped"`, else null. */
+  readonly stderr: ReadableStream<Uint8Array> | null;
+
+  /** @internal Use {@link spawn}. */
+  constructor(
+    child: Deno.ChildProcess,
+    config: ChildConfig,
+    options: SpawnOptions,
+  ) {
+    this.#child = child;
+    this.#graceMs = config.graceMs;
+    this.stdout = options.stdout === "piped" ? child.stdout : null;
+    const log = options.log ?? ((l: string) => console.error(l));
+    let stderrCtl: ReadableStreamDefaultController<Uint8Array> | undefined;
+    this.stderr = options.stderr === "piped"
+      ? new ReadableStream({ start: (c) => void (stderrCtl = c) })
+      : null;
+    const writeStderr = options.stderr === "null"
+      ? () => {}
+      : stderrCtl
+      ? (b: Uint8Array) => stderrCtl!.enqueue(b)
+      : (b: Uint8Array) => void Deno.stderr.writeSync(b);
+
+    const reported = Promise.withResolvers<GuestStatus | undefined>();
+    const runtimeText: string[] = [];
+    const reader = new FrameReader();
+    const handle = (events: ReturnType<FrameReader["push"]>) => {
+      for (const ev of events) {
+        if ("text" in ev) {
+          // the runtime's own words (a panic, a fatal error): keep the last
+          runtimeText.push(ev.text);
+          if (runtimeText.length > 20) runtimeText.shift();
+          log(ev.text);
+          continue;
+        }
+        const f = ev.frame;
+        if (f.t === "log") log(f.line);
+        else if (f.t === "audit") options.audit?.(f.record);
+        else if (f.t === "stderr") writeStderr(fromBase64(f.data));
+        else if (f.t === "status" && isGuestStatus(f.status)) {
+          reported.resolve(f.status);
+        }
+      }
+    };
+    const pump = (async () => {
+      try {
+        for await (const chunk of child.stderr) handle(reader.push(chunk));
+      } catch { /* the pipe broke: the process is gone */ }
+      handle(reader.end());
+      try {
+        stderrCtl?.close();
+      } catch { /* cancelled by the reader */ }
+      reported.resolve(undefined);
+    })();
+    this.status = (async () => {
+      const st = await child.status;
+      this.#exited = true;
+      clearTimeout(this.#killTimer);
+      await pump;
+      const frame = await reported.promise;
+      if (frame && st.signal === null) return frame;
+      if (st.signal !== null) {
+        const limit = config.policy.maxMemoryBytes;
+        const oom = runtimeText.some((l) =>
+          /out of memory|heap limit/i.test(l)
+        );
+        const why = oom
+          ? `it ran out of memory${
+            limit !== undefined
+              ? ` (the limit is ${
+                Math.round(limit / 2 ** 20)
+              } MiB, --max-memory)`
+              : ""
+          }`
+          : runtimeText.filter((l) => l.trim()).slice(-3).join("; ");
+        return crashed(
+          st.signal,
+          `${config.name}: the guest's process died by ${st.signal}${
+            why ? `: ${why}` : ""
+          }`,
+        );
+      }
+      return frame ?? failed(
+        `${config.name}: the guest's process exited with ${st.code} without a status${
+          runtimeText.length ? `: ${runtimeText.slice(-3).join("; ")}` : ""
+        }`,
+      );
+    })();
+    options.signal?.addEventListener("abort", () => this.kill("SIGINT"), {
+      once: true,
+    });
+    if (options.signal?.aborted) this.kill("SIGINT");
+  }
+
+  /** Process id of the guest's process. */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
+  /** Whether the guest is paused. */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /**
+   * Stops the guest's process where it stands (SIGSTOP): it runs no code and
+   * prints nothing until {@link resume}. Its BPF programs stay attached and
+   * their events wait in the buffers (a full ring buffer drops new ones).
+   */
+  pause(): void {
+    if (this.#exited || this.#paused) return;
+    this.#child.kill("SIGSTOP");
+    this.#paused = true;
+  }
+
+  /** Lets a paused guest go on (SIGCONT). */
+  resume(): void {
+    if (this.#exited || !this.#paused) return;
+    this.#child.kill("SIGCONT");
+    this.#paused = false;
+  }
+
+  /**
+   * Asks the guest to stop (`SIGTERM` by default; `SIGINT` is Ctrl-C): its
+   * poll returns -EINTR once, then it is unwound. If its process has not
+   * ended after the grace period, it is killed (SIGKILL). `SIGKILL` kills
+   * at once. Safe to call more than once and after the end.
+   */
+  kill(signal: Deno.Signal = "SIGTERM"): void {
+    if (this.#exited) return;
+    try {
+      this.#child.kill(signal);
+      if (this.#paused) {
+        this.#child.kill("SIGCONT");
+        this.#paused = false;
+      }
+    } catch { /* already gone */ }
+    if (signal !== "SIGKILL" && this.#killTimer === undefined) {
+      // the guest's process ends a stuck guest itself after graceMs; this
+      // is the backstop for a process that cannot even do that
+      this.#killTimer = setTimeout(() => {
+        try {
+          this.#child.kill("SIGKILL");
+        } catch { /* gone */ }
+      }, this.#graceMs + 2000);
+    }
+  }
+
+  /** Stops the guest if it still runs, and waits for its process to end. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (!this.#exited) this.kill();
+    try {
+      await this.status;
+    } finally {
+      try {
+        await this.stdout?.cancel();
+      } catch { /* locked by a reader, or closed */ }
+    }
+  }
+}
+
+function preopenList(p: SpawnOptions["preopens"]): PreopenSpec[] {
+  if (!p) return [];
+  if (Array.isArray(p)) return p;
+  return Object.entries(p).map(([guest, host]) => ({ guest, host }));
+}
+
+function wasmSource(
+  wasm: string | URL | Uint8Array,
+): { config: ChildConfig["wasm"]; file: string } {
+  if (wasm instanceof Uint8Array) {
+    return { config: { base64: toBase64(wasm) }, file: "guest.wasm" };
+  }
+  const path = wasm instanceof URL ? decodeURIComponent(wasm.pathname) : wasm;
+  if (wasm instanceof URL && wasm.protocol !== "file:") {
+    throw new TypeError(
+      `spawn: only file: URLs, paths and bytes are guests (got ${wasm.href})`,
+    );
+  }
+  return { config: { path }, file: path };
+}
+
+/**
+ * Starts the guest at `wasm` (a path, a `file:` URL, or the bytes) in a
+ * process of its own and returns its handle. Needs Deno's `--allow-run`
+ * (for `Deno.execPath()`); the guest's process gets `--allow-ffi`,
+ * `--allow-read` and the two library-path variables of `--allow-env`.
+ */
+export function spawn(
+  wasm: string | URL | Uint8Array,
+  options: SpawnOptions = {},
+): GuestProcess {
+  const { config: source, file } = wasmSource(wasm);
+  const name = options.name ?? file.split("/").pop()!;
+  const config: ChildConfig = {
+    wasm: source,
+    name,
+    args: options.args ?? [],
+    env: options.env ?? {},
+    preopens: preopenList(options.preopens),
+    verbose: options.verbose ?? false,
+    policy: options.policy ?? {},
+    audit: !!options.audit,
+    imports: options.imports === undefined
+      ? undefined
+      : new URL(options.imports, `file://${Deno.cwd()}/`).href,
+    callbackModule: options.callbackModule,
+    callbackExport: options.callbackExport,
+    graceMs: options.graceMs ?? 2000,
+  };
+  const limit = config.policy.maxMemoryBytes;
+  const args = [
+    "run",
+    "--quiet",
+    "--no-prompt",
+    "--allow-ffi",
+    "--allow-read",
+    "--allow-env=WASM_BPF_LIBBPF,WASM_BPF_LIBC",
+    // the ceiling covers the JavaScript heap too (WasmGC objects live there)
+    ...(limit !== undefined
+      ? [
+        `--v8-flags=--max-old-space-size=${
+          Math.max(64, Math.ceil(limit / 2 ** 20) + 64)
+        }`,
+      ]
+      : []),
+    new URL("./child.ts", import.meta.url).href,
+  ];
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    stdin: "piped",
+    stdout: options.stdout ?? "inherit",
+    stderr: "piped",
+    env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  writer.write(new TextEncoder().encode(JSON.stringify(config) + "\n")).catch(
+    () => {/* the process is already gone: its status says why */},
+  );
+  // the pipe stays open: its end tells the guest's process to stop
+  const handle = new GuestProcess(child, config, options);
+  handle.status.finally(() => writer.close().catch(() => {}));
+  return handle;
+}
+
+/** Runs the guest to its end in a process of its own: {@link spawn} plus its status. */
+export async function run(
+  wasm: string | URL | Uint8Array,
+  options: SpawnOptions = {},
+): Promise<GuestStatus> {
+  let guest: GuestProcess;
+  try {
+    guest = spawn(wasm, options);
+  } catch (e) {
+    return failed((e as Error).message);
+  }
+  return await guest.status;
+}
