@@ -1,8 +1,9 @@
 /**
  * What each layer of a guest's map operation costs on the host: wall, user
  * and system time per call, with and without the system call, for
- *  - the host's fast-path FFI call (`native/fastpath.c`) alone,
- *  - `WasmBpfHost.mapOperate` (checks, policy, then that call),
+ *  - the fast-path FFI call (`native/fastpath.c`) alone,
+ *  - the `wasm_bpf_map_operate` import called from TypeScript (checks,
+ *    policy, then `BpfMap`'s raw operation, i.e. that call),
  *  - a wasm loop calling the `wasm_bpf_map_operate` import.
  * Command 9 is invalid: it measures the layers without the system call.
  *
@@ -41,11 +42,24 @@ const objPath = Deno.args[0] ?? `${root}build/bench/guests/maps/maps.bpf.o`;
 const N = Number(Deno.args[1] ?? 500_000);
 
 const host = new WasmBpfHost({ name: "layers", log: () => {} });
+// the imports, called from here exactly as the guest calls them
+const abi = host.imports().wasm_bpf as unknown as {
+  wasm_load_bpf_object(ptr: number, len: number): bigint;
+  wasm_bpf_map_fd_by_name(handle: bigint, name: number): number;
+  wasm_bpf_map_operate(
+    fd: number,
+    cmd: number,
+    key: number,
+    value: number,
+    next: number,
+    flags: bigint,
+  ): number;
+};
 const instance = new WebAssembly.Instance(
   new WebAssembly.Module(
     Uint8Array.from(atob(LOOP_WASM), (c) => c.charCodeAt(0)),
   ),
-  { wasm_bpf: host.imports().wasm_bpf },
+  { wasm_bpf: abi as unknown as WebAssembly.ModuleImports },
 );
 host.bind(instance);
 const memory = instance.exports.memory as WebAssembly.Memory;
@@ -59,11 +73,12 @@ const loop = instance.exports.loop as (
 const elf = Deno.readFileSync(objPath);
 const at = memory.grow(Math.ceil(elf.length / 65536)) * 65536;
 new Uint8Array(memory.buffer).set(elf, at);
-const handle = host.load(at, elf.length);
+const handle = abi.wasm_load_bpf_object(at, elf.length);
+if (!handle) throw new Error(`cannot load ${objPath}`);
 new Uint8Array(memory.buffer).set(new TextEncoder().encode("hmap\0"), 4096);
-const fd = host.mapFdByName(handle, 4096);
+const fd = abi.wasm_bpf_map_fd_by_name(handle, 4096);
 new DataView(memory.buffer).setUint32(1024, 42, true); // key 42 at 1024
-if (host.mapOperate(fd, 2, 1024, 2048, 0, 0n) !== 0) {
+if (abi.wasm_bpf_map_operate(fd, 2, 1024, 2048, 0, 0n) !== 0) {
   throw new Error("update failed");
 }
 
@@ -73,7 +88,8 @@ const base = Number(
     Deno.UnsafePointer.of(new Uint8Array(memory.buffer)),
   ),
 );
-const lo = base % 2 ** 32, hi = Math.floor(base / 2 ** 32);
+const split = (a: number) => [a % 2 ** 32, Math.floor(a / 2 ** 32)];
+const [klo, khi] = split(base + 1024), [vlo, vhi] = split(base + 2048);
 
 function bench(name: string, f: () => void) {
   f(); // warm-up
@@ -99,12 +115,14 @@ for (
   if (fast) {
     bench(`fast-path FFI call, ${what}`, () => {
       for (let i = 0; i < N; i++) {
-        fast.wasm_bpf_fast_map_op(fd, cmd, lo, hi, 1024, 2048, 0, 0);
+        fast.wasm_bpf_fast_map_op_abs(fd, cmd, klo, khi, vlo, vhi, 0, 0, 0);
       }
     });
   }
-  bench(`WasmBpfHost.mapOperate, ${what}`, () => {
-    for (let i = 0; i < N; i++) host.mapOperate(fd, cmd, 1024, 2048, 0, 0n);
+  bench(`wasm_bpf_map_operate from TS, ${what}`, () => {
+    for (let i = 0; i < N; i++) {
+      abi.wasm_bpf_map_operate(fd, cmd, 1024, 2048, 0, 0n);
+    }
   });
   bench(`wasm → wasm_bpf_map_operate, ${what}`, () => loop(fd, cmd, N));
 }

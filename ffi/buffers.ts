@@ -48,6 +48,7 @@ export class WakeFd implements Resource {
     if (this.#fd >= 0) c().close(this.#fd);
     this.#fd = -1;
   }
+  /** Same as {@link close}. */
   [Symbol.dispose](): void {
     this.close();
   }
@@ -62,6 +63,7 @@ export class Waiter implements Resource {
   readonly #wakeFd: number;
   readonly #events = new Uint8Array(12 * 2);
   readonly #eventsView = new DataView(this.#events.buffer);
+  /** An epoll set of `fd` (data) and, when not -1, `wakeFd`. */
   constructor(fd: number, wakeFd = -1) {
     this.#wakeFd = wakeFd;
     this.#epfd = c().epoll_create1(0x80000); // EPOLL_CLOEXEC
@@ -105,6 +107,7 @@ export class Waiter implements Resource {
     if (this.#epfd >= 0) c().close(this.#epfd);
     this.#epfd = -1;
   }
+  /** Same as {@link close}. */
   [Symbol.dispose](): void {
     this.close();
   }
@@ -112,6 +115,7 @@ export class Waiter implements Resource {
 
 /** The shared interface of both readers. */
 export interface BufferReader extends Resource {
+  /** The map read. */
   readonly map: BpfMap;
   /** The fd to wait on for new records. */
   readonly pollFd: number;
@@ -132,7 +136,9 @@ const DISCARD = 0x40000000;
 
 /** A ring buffer walked in TypeScript over its memory mapping. */
 export class RingBufReader implements BufferReader {
+  /** The ring buffer map read. */
   readonly map: BpfMap;
+  /** Always 0: a ring buffer loses nothing once a record is committed. */
   readonly lost = 0;
   #consumerPtr: Deno.PointerObject | null;
   #producerPtr: Deno.PointerObject | null;
@@ -144,6 +150,7 @@ export class RingBufReader implements BufferReader {
   readonly #page: number;
   readonly #size: number;
 
+  /** Maps the ring buffer `map` (a `BPF_MAP_TYPE_RINGBUF` of a loaded object). */
   constructor(map: BpfMap) {
     if (map.type !== MapType.RINGBUF) {
       throw new BpfError(`map '${map.name}' is not a ring buffer`, 22);
@@ -310,6 +317,7 @@ export class RingBufReader implements BufferReader {
     }
   }
 
+  /** Same as {@link close}. */
   [Symbol.dispose](): void {
     this.close();
   }
@@ -336,6 +344,7 @@ const LOST_DEF = {
 
 /** A perf event array read through libbpf's perf buffer. */
 export class PerfBufReader implements BufferReader {
+  /** The perf event array read. */
   readonly map: BpfMap;
   #pb: Deno.PointerObject | null;
   #queue: Uint8Array[] = [];
@@ -345,6 +354,7 @@ export class PerfBufReader implements BufferReader {
   #lostCb: Deno.UnsafeCallback<typeof LOST_DEF> | null;
   readonly pollFd: number;
 
+  /** A perf buffer of `pageCount` pages per CPU over the perf event array `map`. */
   constructor(map: BpfMap, pageCount = 64) {
     if (map.type !== MapType.PERF_EVENT_ARRAY) {
       throw new BpfError(`map '${map.name}' is not a perf event array`, 22);
@@ -429,6 +439,7 @@ export class PerfBufReader implements BufferReader {
     this.#sample = this.#lostCb = null;
   }
 
+  /** Same as {@link close}. */
   [Symbol.dispose](): void {
     this.close();
   }

@@ -5,28 +5,59 @@
  * @module
  */
 
+/**
+ * The Linux errno values this project names (positive). The imports of the
+ * Wasm host return them negated.
+ */
+export const Errno = {
+  EPERM: 1,
+  ENOENT: 2,
+  ESRCH: 3,
+  EINTR: 4,
+  EIO: 5,
+  E2BIG: 7,
+  EBADF: 9,
+  EAGAIN: 11,
+  ENOMEM: 12,
+  EACCES: 13,
+  EFAULT: 14,
+  EBUSY: 16,
+  EEXIST: 17,
+  ENODEV: 19,
+  ENOTDIR: 20,
+  EINVAL: 22,
+  EMFILE: 24,
+  ENOSPC: 28,
+  ENOSYS: 38,
+  EOPNOTSUPP: 95,
+  ENOTSUPP: 524,
+} as const;
+
+const TEXT: Record<keyof typeof Errno, string> = {
+  EPERM: "operation not permitted",
+  ENOENT: "no such file or directory",
+  ESRCH: "no such process",
+  EINTR: "interrupted system call",
+  EIO: "input/output error",
+  E2BIG: "argument list too long",
+  EBADF: "bad file descriptor",
+  EAGAIN: "resource temporarily unavailable",
+  ENOMEM: "out of memory",
+  EACCES: "permission denied",
+  EFAULT: "bad address",
+  EBUSY: "device or resource busy",
+  EEXIST: "file exists",
+  ENODEV: "no such device",
+  ENOTDIR: "not a directory",
+  EINVAL: "invalid argument",
+  EMFILE: "too many open files",
+  ENOSPC: "no space left on device",
+  ENOSYS: "function not implemented",
+  EOPNOTSUPP: "operation not supported",
+  ENOTSUPP: "operation not supported by the kernel",
+};
+
 const NAMES: Record<number, [string, string]> = {
-  1: ["EPERM", "operation not permitted"],
-  2: ["ENOENT", "no such file or directory"],
-  3: ["ESRCH", "no such process"],
-  4: ["EINTR", "interrupted system call"],
-  5: ["EIO", "input/output error"],
-  7: ["E2BIG", "argument list too long"],
-  9: ["EBADF", "bad file descriptor"],
-  11: ["EAGAIN", "resource temporarily unavailable"],
-  12: ["ENOMEM", "out of memory"],
-  13: ["EACCES", "permission denied"],
-  14: ["EFAULT", "bad address"],
-  16: ["EBUSY", "device or resource busy"],
-  17: ["EEXIST", "file exists"],
-  19: ["ENODEV", "no such device"],
-  20: ["ENOTDIR", "not a directory"],
-  22: ["EINVAL", "invalid argument"],
-  24: ["EMFILE", "too many open files"],
-  28: ["ENOSPC", "no space left on device"],
-  38: ["ENOSYS", "function not implemented"],
-  95: ["EOPNOTSUPP", "operation not supported"],
-  524: ["ENOTSUPP", "operation not supported by the kernel"],
   4000: ["LIBBPF_ERRNO__LIBELF", "libelf could not read the ELF data"],
   4001: ["LIBBPF_ERRNO__FORMAT", "not a valid BPF ELF object"],
   4002: ["LIBBPF_ERRNO__KVERSION", "kernel version missing or wrong"],
@@ -38,6 +69,9 @@ const NAMES: Record<number, [string, string]> = {
   4008: ["LIBBPF_ERRNO__PROG2BIG", "program too big"],
   4010: ["LIBBPF_ERRNO__PROGTYPE", "program type not supported by the kernel"],
 };
+for (const [name, n] of Object.entries(Errno)) {
+  NAMES[n] = [name, TEXT[name as keyof typeof Errno]];
+}
 
 /** `EPERM`-style name of an errno value (positive or negative). */
 export function errnoName(err: number): string {

@@ -4,7 +4,7 @@
  * @module
  */
 export { closeFds, LibraryLoadError } from "./native.ts";
-export { BpfError, errnoName, errnoText } from "./errors.ts";
+export { BpfError, Errno, errnoName, errnoText } from "./errors.ts";
 export { type LibbpfLogger, libbpfLogLock, useLibbpfLogLock } from "./log.ts";
 export {
   BpfMap,

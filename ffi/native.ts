@@ -11,8 +11,17 @@
 
 /** The library could not be opened: says which file and how to install it. */
 export class LibraryLoadError extends Error {
+  /**
+   * A failure to open `library`.
+   *
+   * @param library the file that could not be opened.
+   * @param cause what `Deno.dlopen` threw.
+   * @param hint what to do about it.
+   */
   constructor(
+    /** The file that could not be opened. */
     readonly library: string,
+    /** What `Deno.dlopen` threw. */
     override readonly cause: unknown,
     hint: string,
   ) {
@@ -228,10 +237,6 @@ export function closeFds(fds: Iterable<number>): void {
 
 const FAST_SYMBOLS = {
   wasm_bpf_fast_version: { parameters: [], result: "i32" },
-  wasm_bpf_fast_map_op: {
-    parameters: ["i32", "i32", "u32", "u32", "u32", "u32", "u32", "u32"],
-    result: "i32",
-  },
   wasm_bpf_fast_map_op_abs: {
     parameters: ["i32", "i32", "u32", "u32", "u32", "u32", "u32", "u32", "u32"],
     result: "i32",

@@ -59,8 +59,19 @@ export interface OpenOptions {
   logger?: LibbpfLogger;
 }
 
+// Module-private construction and state checks: Program and BpfMap exist
+// only as parts of a BpfObject (set in the classes' static blocks).
+let newProgram: (obj: BpfObject, ptr: Deno.PointerObject) => Program;
+let newMap: (
+  obj: BpfObject,
+  ptr: Deno.PointerObject,
+  realName: string,
+) => BpfMap;
+let assertOpen: (obj: BpfObject) => void;
+
 /** Something that must be released with the object. */
 export interface Resource {
+  /** Releases it; a second call does nothing. */
   close(): void;
 }
 
@@ -71,6 +82,10 @@ export class Link implements Resource {
   readonly description: string;
   /** The fd that keeps the attachment alive (a link or socket fd). */
   readonly fd: number;
+  /**
+   * A link known by `fd`, released by `close` (run once). Made by
+   * {@link Program.attach}; public for attachments made by other means.
+   */
   constructor(description: string, fd: number, close: () => void) {
     this.description = description;
     this.fd = fd;
@@ -86,6 +101,7 @@ export class Link implements Resource {
     this.#close = undefined;
     f?.();
   }
+  /** Same as {@link close}. */
   [Symbol.dispose](): void {
     this.close();
   }
@@ -99,8 +115,10 @@ export class Program {
   readonly name: string;
   /** Its ELF section, e.g. `tp/sched/sched_process_exec`. */
   readonly section: string;
-  /** @internal */
-  constructor(obj: BpfObject, ptr: Deno.PointerObject) {
+  static {
+    newProgram = (obj, ptr) => new Program(obj, ptr);
+  }
+  private constructor(obj: BpfObject, ptr: Deno.PointerObject) {
     this.#obj = obj;
     this.#ptr = ptr;
     this.name = readCString(bpf().bpf_program__name(ptr));
@@ -108,21 +126,21 @@ export class Program {
   }
   /** The kernel's fd of the loaded program (negative before load). */
   get fd(): number {
-    this.#obj.assertOpen();
+    assertOpen(this.#obj);
     return bpf().bpf_program__fd(this.#ptr);
   }
   /** The program type (`enum bpf_prog_type`). */
   get type(): number {
-    this.#obj.assertOpen();
+    assertOpen(this.#obj);
     return bpf().bpf_program__type(this.#ptr);
   }
   /** Whether load() loads it. Settable before load. */
   get autoload(): boolean {
-    this.#obj.assertOpen();
+    assertOpen(this.#obj);
     return bpf().bpf_program__autoload(this.#ptr);
   }
   set autoload(on: boolean) {
-    this.#obj.assertOpen();
+    assertOpen(this.#obj);
     const err = bpf().bpf_program__set_autoload(this.#ptr, on);
     if (err) {
       throw new BpfError(`cannot set autoload of program '${this.name}'`, err);
@@ -141,7 +159,7 @@ export class Program {
    * The link is also owned by the object and closed with it.
    */
   attach(target = "", logger?: LibbpfLogger): Link {
-    this.#obj.assertOpen();
+    assertOpen(this.#obj);
     if (this.fd < 0) {
       throw new BpfError(
         `cannot attach program '${this.name}': it is not loaded`,
@@ -292,16 +310,24 @@ export class BpfMap {
   readonly libbpfName: string;
   /** `enum bpf_map_type`. */
   readonly type: number;
+  /** Key size in bytes. */
   readonly keySize: number;
+  /** Value size in bytes (per CPU for per-CPU maps). */
   readonly valueSize: number;
+  /** The most entries the map holds (ring buffers: its size in bytes). */
   readonly maxEntries: number;
   #fd = -1;
-  /** @internal */
-  readonly ptr: Deno.PointerObject;
-  /** @internal */
-  constructor(obj: BpfObject, ptr: Deno.PointerObject, realName: string) {
+  readonly #ptr: Deno.PointerObject;
+  static {
+    newMap = (obj, ptr, realName) => new BpfMap(obj, ptr, realName);
+  }
+  private constructor(
+    obj: BpfObject,
+    ptr: Deno.PointerObject,
+    realName: string,
+  ) {
     this.#obj = obj;
-    this.ptr = ptr;
+    this.#ptr = ptr;
     this.libbpfName = readCString(bpf().bpf_map__name(ptr));
     this.name = realName;
     this.type = bpf().bpf_map__type(ptr);
@@ -311,8 +337,8 @@ export class BpfMap {
   }
   /** The map's fd (valid after load). */
   get fd(): number {
-    this.#obj.assertOpen();
-    if (this.#fd < 0) this.#fd = bpf().bpf_map__fd(this.ptr);
+    assertOpen(this.#obj);
+    if (this.#fd < 0) this.#fd = bpf().bpf_map__fd(this.#ptr);
     return this.#fd;
   }
   /** Whether values are per-CPU (one 8-byte-aligned slot per CPU). */
@@ -458,7 +484,7 @@ export class BpfObject {
       p;
       p = b.bpf_object__next_program(ptr, p)
     ) {
-      this.#programs.push(new Program(this, p));
+      this.#programs.push(newProgram(this, p));
     }
     // internal maps (.rodata, .bss, ...) are known by their ELF section name
     const sections = internalMapSections(bytes);
@@ -474,7 +500,7 @@ export class BpfObject {
           libbpfName.endsWith(s) || s.startsWith(libbpfName.slice(dot))
         ) ?? libbpfName.slice(dot)
         : libbpfName;
-      this.#maps.push(new BpfMap(this, p, real));
+      this.#maps.push(newMap(this, p, real));
     }
   }
 
@@ -521,11 +547,12 @@ export class BpfObject {
     return BpfObject.open(bytes, { name: path.split("/").pop(), ...options });
   }
 
-  /** @internal */
-  assertOpen(): void {
-    if (!this.#ptr) {
-      throw new BpfError(`BPF object '${this.name}' is closed`, 9);
-    }
+  static {
+    assertOpen = (obj) => {
+      if (!obj.#ptr) {
+        throw new BpfError(`BPF object '${obj.name}' is closed`, 9);
+      }
+    };
   }
 
   /** Whether close() has run. */
@@ -542,7 +569,7 @@ export class BpfObject {
    * and carries the verifier's last lines.
    */
   load(): void {
-    this.assertOpen();
+    assertOpen(this);
     const { value: err, tail } = withLibbpfLog(
       this.#logger,
       () => bpf().bpf_object__load(this.#ptr),
@@ -608,19 +635,12 @@ export class BpfObject {
     return this.#maps.find((m) => m.name === name) ??
       this.#maps.find((m) => m.libbpfName === name);
   }
-  /** The map whose fd is `fd` (after load), or undefined. */
-  findMapByFd(fd: number): BpfMap | undefined {
-    if (!this.#loaded || !this.#ptr) return undefined;
-    return this.#maps.find((m) => m.fd === fd);
-  }
-
-  /** @internal Ties `r` to this object: closed with it. */
+  /**
+   * Ties `r` to this object: `close()` closes it (links and buffer
+   * readers are tied this way).
+   */
   own(r: Resource): void {
     this.#owned.add(r);
-  }
-  /** @internal */
-  disown(r: Resource): void {
-    this.#owned.delete(r);
   }
 
   /** Releases links, readers, maps and programs. Idempotent. */
@@ -637,6 +657,7 @@ export class BpfObject {
     this.#bytes = null;
     bpf().bpf_object__close(ptr);
   }
+  /** Same as {@link close}. */
   [Symbol.dispose](): void {
     this.close();
   }

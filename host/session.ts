@@ -1,0 +1,146 @@
+/**
+ * One guest's state as the imports see it: its options, memory, policy,
+ * object table, interrupt state and log. Internal to `host/`: the public
+ * face is {@link ./host.ts}'s `WasmBpfHost`.
+ *
+ * @module
+ */
+import type { LibbpfLogger } from "../ffi/mod.ts";
+import { GuestMemory } from "./memory.ts";
+import { type Policy, resolvePolicy } from "./policy.ts";
+import { ObjectTable } from "./objects.ts";
+
+/** Thrown out of an import to unwind a guest after an interrupt. */
+export class GuestInterrupted extends Error {
+  /**
+   * An interrupt by `signal`.
+   *
+   * @param signal what stopped the guest: `SIGINT`, `SIGTERM`, `timeout`.
+   */
+  constructor(readonly signal = "SIGINT") {
+    super(`guest interrupted by ${signal}`);
+    this.name = "GuestInterrupted";
+  }
+}
+
+/** Options of a `WasmBpfHost`. */
+export interface HostOptions {
+  /** Name of the guest in messages (e.g. its file name). */
+  name?: string;
+  /** Where host messages go (errors always; details when `verbose`). */
+  log?: (line: string) => void;
+  /** Also report libbpf's info/debug lines and every denied pointer/fd. */
+  verbose?: boolean;
+  /** Where libbpf's own lines go; default: `log` when verbose. */
+  libbpfLogger?: LibbpfLogger;
+  /** An fd (eventfd) that becomes readable when the host is interrupted. */
+  wakeFd?: number;
+  /** Whether the host has been interrupted; checked while polling. */
+  interrupted?: () => string | false;
+  /** Module name of the TinyGo callback import (default "callback-wrapper"). */
+  callbackModule?: string;
+  /** Guest export called back by that import (default "go-callback"). */
+  callbackExport?: string;
+  /** What the guest may do; default: what existing hosts allow. */
+  policy?: Policy;
+  /** Called with every kernel fd the host holds, after each change. */
+  onFds?: (fds: number[]) => void;
+  /** One JSON object per load, attach, map write and denial. */
+  audit?: (event: Record<string, unknown>) => void;
+}
+
+/** The checks of a resolved policy. */
+export type ResolvedPolicy = ReturnType<typeof resolvePolicy>;
+
+/** A guest's state, shared by the import implementations. */
+export class Session {
+  readonly options: HostOptions;
+  readonly name: string;
+  readonly policy: ResolvedPolicy;
+  readonly objects: ObjectTable = new ObjectTable();
+  /** The guest's function table (table-callback polling), once bound. */
+  table: WebAssembly.Table | undefined;
+  /** The guest's exports, once bound. */
+  exports: WebAssembly.Exports | undefined;
+  /** The last exception a guest callback threw: rethrown untouched. */
+  fromGuest: unknown = undefined;
+  /** Set once an interrupt was reported (-EINTR); later calls unwind. */
+  interruptSeen = false;
+  /** Set by `WasmBpfHost.close()`: every import fails from then on. */
+  closed = false;
+  #memory: GuestMemory | undefined;
+
+  constructor(options: HostOptions) {
+    this.options = options;
+    this.name = options.name ?? "guest";
+    this.policy = resolvePolicy(options.policy);
+  }
+
+  /** Binds the instance's `memory`, table and exports. */
+  bind(ex: WebAssembly.Exports): void {
+    const memory = ex.memory;
+    if (!(memory instanceof WebAssembly.Memory)) {
+      throw new Error(`${this.name}: the guest exports no 'memory'`);
+    }
+    this.#memory = new GuestMemory(memory);
+    const table = ex.__indirect_function_table;
+    this.table = table instanceof WebAssembly.Table ? table : undefined;
+    this.exports = ex;
+  }
+
+  /** The guest's memory; throws if `bind` was not called. */
+  get mem(): GuestMemory {
+    if (!this.#memory) {
+      throw new Error(
+        `${this.name}: WasmBpfHost.bind(instance) was not called`,
+      );
+    }
+    return this.#memory;
+  }
+
+  /** A host message (always shown). */
+  log(line: string): void {
+    (this.options.log ?? ((l: string) => console.error(l)))(
+      `wasm-bpf: ${line}`,
+    );
+  }
+  /** A detail shown when verbose. */
+  debug(line: string): void {
+    if (this.options.verbose) this.log(line);
+  }
+  /** Whether audit records are wanted (skip building them otherwise). */
+  get auditing(): boolean {
+    return this.options.audit !== undefined;
+  }
+  /** One audit record, stamped with the time and the guest's name. */
+  audit(event: Record<string, unknown>): void {
+    this.options.audit?.({
+      time: new Date().toISOString(),
+      guest: this.name,
+      ...event,
+    });
+  }
+  /** Tells `onFds` the kernel fds held now. */
+  fdsChanged(): void {
+    this.options.onFds?.(this.objects.fds());
+  }
+
+  /** Where libbpf's lines go for this guest (undefined: libbpf's default). */
+  libbpfLogger(): LibbpfLogger | undefined {
+    if (this.options.libbpfLogger) return this.options.libbpfLogger;
+    if (!this.options.verbose) return undefined;
+    return (level, line) => this.log(`libbpf(${level}): ${line.trimEnd()}`);
+  }
+
+  /** The interrupt reason, if any (no side effect). */
+  interrupted(): string | false {
+    return this.options.interrupted?.() ?? false;
+  }
+
+  /** The interrupt reason; unwinds if it was already reported once. */
+  checkInterrupt(): string | false {
+    const sig = this.interrupted();
+    if (sig && this.interruptSeen) throw new GuestInterrupted(sig);
+    return sig;
+  }
+}
