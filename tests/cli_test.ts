@@ -46,15 +46,15 @@ Deno.test("usage errors exit 2 with one clear line", async () => {
   }
 });
 
-Deno.test("missing file, not wasm, no _start: exit 1 naming the file", async () => {
+Deno.test("missing file, not wasm, no _start: exit 125 naming the file", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const r1 = await runCli([`${dir}/nope.wasm`]);
-    assert.equal(r1.code, 1);
+    assert.equal(r1.code, 125);
     assert.match(r1.stderr, /cannot read .*nope\.wasm/);
     await Deno.writeTextFile(`${dir}/junk.wasm`, "definitely not wasm");
     const r2 = await runCli([`${dir}/junk.wasm`]);
-    assert.equal(r2.code, 1);
+    assert.equal(r2.code, 125);
     assert.match(r2.stderr, /junk\.wasm is not a valid WebAssembly module/);
     // a valid module without _start: (module (memory (export "memory") 1))
     await Deno.writeFile(
@@ -88,7 +88,7 @@ Deno.test("missing file, not wasm, no _start: exit 1 naming the file", async () 
       ]),
     );
     const r3 = await runCli([`${dir}/lib.wasm`]);
-    assert.equal(r3.code, 1);
+    assert.equal(r3.code, 125);
     assert.match(r3.stderr, /lib\.wasm exports no '_start'/);
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -99,7 +99,7 @@ Deno.test("without --allow-ffi: a clear line saying which flag is missing", asyn
   const r = await runCli([await guest(), "maps", "1"], {
     permissions: ["--allow-read", "--allow-env"],
   });
-  assert.equal(r.code, 1);
+  assert.equal(r.code, 125);
   assert.match(
     r.stderr,
     /wasm-bpf: cannot load (libbpf\.so\.1|libc\.so\.6).*--allow-ffi/s,
@@ -120,6 +120,7 @@ Deno.test("not root: the load fails with one line saying root is needed", async 
       "deno.json",
       "host",
       "ffi",
+      "objfile",
       "wasm-sdk/gen",
       dir,
     ],
@@ -307,7 +308,7 @@ Deno.test("--max-memory: the guest's memory stops growing at the ceiling", async
   const mib = Number(/allocated (\d+) MiB/.exec(r.stdout)?.[1]);
   assert(mib >= 1 && mib < 8, r.stdout);
   const tiny = await runCli(["--max-memory", "0.1", await guest(), "oom"]);
-  assert.equal(tiny.code, 1);
+  assert.equal(tiny.code, 125);
   assert.match(
     tiny.stderr,
     /abi\.wasm: the guest needs \d+ KiB of memory to start, more than the 64 KiB allowed/,
@@ -369,15 +370,16 @@ Deno.test("--verbose shows libbpf's own messages and the host's decisions", asyn
   );
 });
 
-Deno.test("library: two guests run at once in one process, each with its own objects", async () => {
+Deno.test("library: two guests run at once, each in its own process with its own objects", async () => {
   const before = bpfSnapshot();
   const wasm = await guest();
   const [a, b] = await Promise.all([
     run(wasm, { args: ["reload"], verbose: true }), // both print libbpf's log: the hook is taken in turns
     run(wasm, { args: ["maps", "2"], verbose: true }),
   ]);
-  assert.equal(a, 0);
-  assert.equal(b, 0);
+  assert.equal(a.kind, "exited");
+  assert.equal(a.guestCode, 0);
+  assert.equal(b.guestCode, 0);
   await assertNoBpfLeaks(before);
 });
 
@@ -420,6 +422,8 @@ Deno.test("library: an AbortSignal stops a guest waiting in a poll", async () =>
   const p = run(await guest(), { args: ["wait"], signal: ac.signal });
   await new Promise((r) => setTimeout(r, 1500));
   ac.abort();
-  assert.equal(await p, 130);
+  const status = await p;
+  assert.equal(status.kind, "interrupted");
+  assert.equal(status.code, 130);
   await assertNoBpfLeaks(before);
 });
