@@ -52,9 +52,11 @@ Options (before app.wasm; everything after it goes to the guest):
       --imports MODULE.ts     host functions for the guest: the module's
                               default export is { module: { name: fn } } or a
                               function returning it (deno needs --allow-read)
-      --audit[=FILE]          log loads, attaches, map writes and denials as
-                              JSON lines to FILE (default: stderr;
-                              a FILE needs deno's --allow-write)
+      --audit=FILE            log loads, attaches, map writes and denials as
+                              JSON lines to FILE, never to the stream the
+                              guest writes to (deno needs --allow-write for
+                              FILE; /dev/fd/N names a descriptor the shell
+                              opened)
 
 Least Deno permissions: --allow-ffi (libbpf, libc) --allow-read (the .wasm
 file) --allow-env (optional: WASM_BPF_LIBBPF / WASM_BPF_LIBC overrides).
@@ -72,7 +74,7 @@ interface Parsed {
   policy: Policy;
   policyFile?: string;
   restricted?: boolean;
-  audit?: string | true;
+  audit?: string;
   wasm?: string;
   imports?: string;
   guestArgs: string[];
@@ -225,7 +227,12 @@ function parse(args: string[]): Parsed {
         p.imports = new URL(value!, `file://${Deno.cwd()}/`).href;
         break;
       case "--audit":
-        p.audit = value ?? true;
+        if (!value) {
+          throw new UsageError(
+            "--audit needs =FILE: audit records never share the guest's stderr (try --audit=/dev/fd/3 3>audit.jsonl)",
+          );
+        }
+        p.audit = value;
         break;
       default:
         throw new UsageError(`unknown option '${args[i]}'`);
@@ -294,22 +301,16 @@ export async function main(args: string[]): Promise<number> {
   let auditFile: Deno.FsFile | undefined;
   if (p.audit) {
     const enc = new TextEncoder();
-    if (p.audit === true) {
-      audit = (e) => console.error(JSON.stringify(e));
-    } else {
-      try {
-        auditFile = await Deno.open(p.audit, { append: true, create: true });
-      } catch (e) {
-        console.error(
-          `wasm-bpf: --audit: cannot open '${p.audit}': ${
-            (e as Error).message
-          }`,
-        );
-        return ExitCode.USAGE;
-      }
-      const f = auditFile;
-      audit = (e) => f.writeSync(enc.encode(JSON.stringify(e) + "\n"));
+    try {
+      auditFile = await Deno.open(p.audit, { append: true, create: true });
+    } catch (e) {
+      console.error(
+        `wasm-bpf: --audit: cannot open '${p.audit}': ${(e as Error).message}`,
+      );
+      return ExitCode.USAGE;
     }
+    const f = auditFile;
+    audit = (e) => f.writeSync(enc.encode(JSON.stringify(e) + "\n"));
   }
   try {
     const status = await runHere(p.wasm, {

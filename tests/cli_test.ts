@@ -38,6 +38,7 @@ Deno.test("usage errors exit 2 with one clear line", async () => {
       [["--allow-kind", "magic", "x.wasm"], /unknown kind 'magic'/],
       [["--timeout", "-1", "x.wasm"], /--timeout needs a positive number/],
       [["--dir"], /--dir needs a value/],
+      [["--audit", "x.wasm"], /--audit needs =FILE/],
     ] as [string[], RegExp][]
   ) {
     const r = await runCli(args);
