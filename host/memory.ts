@@ -9,6 +9,7 @@
 
 /** A guest pointer or length was out of bounds (the import returns -EFAULT). */
 export class GuestFault extends Error {
+  /** A fault described by `message` (it names the import and the argument). */
   constructor(message: string) {
     super(message);
     this.name = "GuestFault";
@@ -17,6 +18,7 @@ export class GuestFault extends Error {
 
 /** Bounds-checked views of a `WebAssembly.Memory`. */
 export class GuestMemory {
+  /** The guest's memory. */
   readonly memory: WebAssembly.Memory;
   #buffer: ArrayBuffer | undefined;
   #bytes = new Uint8Array(0);
@@ -24,6 +26,7 @@ export class GuestMemory {
   #baseLo = 0;
   #baseHi = 0;
 
+  /** Views of `memory`, checked against its current size on every use. */
   constructor(memory: WebAssembly.Memory) {
     this.memory = memory;
   }
