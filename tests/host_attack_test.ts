@@ -1,0 +1,231 @@
+/**
+ * Guests attacking the host through its imports, on the real kernel:
+ *  - a ring/perf buffer callback that closes the object being polled (the
+ *    host must not unmap the ring under its own reader), or polls its own
+ *    buffer again (records must not be delivered twice);
+ *  - a guest that guesses fd numbers and stores another guest's map in its
+ *    own map of maps (or another guest's program in its program array), so
+ *    that its BPF program reaches the other guest's map.
+ */
+import assert from "node:assert/strict";
+import { assertNoBpfLeaks, bpfSnapshot, buildGuest } from "./util.ts";
+import { spawnAndWait, Tool } from "../examples/tool_test_util.ts";
+import { WasmBpfHost } from "../mod.ts";
+
+const DIR = "tests/guests/host-attack";
+const ME = String(Deno.pid);
+
+/** key=value pairs of the guest's output lines. */
+function values(lines: string[]): Record<string, number> {
+  const v: Record<string, number> = {};
+  for (const l of lines) {
+    for (const m of l.matchAll(/([a-z_]+)=(-?\d+)/g)) v[m[1]] = Number(m[2]);
+  }
+  return v;
+}
+
+async function children(n: number): Promise<number[]> {
+  const pids: number[] = [];
+  for (let i = 0; i < n; i++) {
+    pids.push((await spawnAndWait("/bin/true", [])).pid);
+  }
+  return pids;
+}
+
+for (const kind of ["ring", "perf"]) {
+  Deno.test(`${kind} buffer: closing the polled object inside its callback is deferred, nothing is delivered after it`, async () => {
+    const before = bpfSnapshot();
+    const wasm = `${await buildGuest(DIR)}/host_attack.wasm`;
+    const tool = new Tool(wasm, ["close", kind, ME]);
+    await tool.waitFor(/^ready/);
+    const pids = await children(3);
+    const res = await tool.wait(20_000);
+    // the process survived (no unmapped ring walked) and exited by itself
+    assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
+    const v = values(res.lines);
+    assert.equal(v.close_in_cb, 0, res.stdout);
+    assert.equal(
+      v.delivered,
+      1,
+      `one record, then the object is gone:\n${res.stdout}`,
+    );
+    assert.equal(v.poll, 1, res.stdout);
+    assert(res.lines.includes(`EXEC pid=${pids[0]}`), res.stdout);
+    // the handle and its fds are gone for the guest at once
+    assert.equal(v.after_poll, -22, res.stdout);
+    assert.equal(v.after_map, -9, res.stdout);
+    assert.equal(v.after_close, -22, res.stdout);
+    await assertNoBpfLeaks(before);
+  });
+
+  Deno.test(`${kind} buffer: polling the same buffer from its own callback is -EBUSY, each record delivered once`, async () => {
+    const before = bpfSnapshot();
+    const wasm = `${await buildGuest(DIR)}/host_attack.wasm`;
+    const tool = new Tool(wasm, ["nested", kind, ME, "3"]);
+    await tool.waitFor(/^ready/);
+    const pids = await children(3);
+    const res = await tool.wait(20_000);
+    assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
+    const v = values(res.lines);
+    assert.equal(v.nested, -16, res.stdout);
+    for (const pid of pids) {
+      assert.equal(
+        res.lines.filter((l) => l === `EXEC pid=${pid}`).length,
+        1,
+        `record of ${pid} delivered once:\n${res.stdout}`,
+      );
+    }
+    assert.equal(v.delivered, 3, res.stdout);
+    assert.equal(v.close, 0, res.stdout);
+    await assertNoBpfLeaks(before);
+  });
+}
+
+// A guest with nothing but memory, driven from here through its imports
+// exactly as its code would call them.
+const STUB = new WebAssembly.Module(
+  new Uint8Array([
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    ...[0x05, 0x03, 0x01, 0x00, 0x01], // memory 1 page
+    ...[0x07, 0x0a, 0x01, 0x06, ...new TextEncoder().encode("memory"), 0x02, 0],
+  ]),
+);
+
+type Abi = {
+  wasm_load_bpf_object(ptr: number, len: number): bigint;
+  wasm_close_bpf_object(handle: bigint): number;
+  wasm_attach_bpf_program(handle: bigint, name: number, target: number): number;
+  wasm_bpf_map_fd_by_name(handle: bigint, name: number): number;
+  wasm_bpf_map_operate(
+    fd: number,
+    cmd: number,
+    key: number,
+    value: number,
+    next: number,
+    flags: bigint,
+  ): number;
+};
+
+const NAME = 1024, KEY = 2048, VALUE = 2056, OBJ = 65536;
+
+function stubGuest(name: string, logs: string[]) {
+  const host = new WasmBpfHost({ name, log: (l) => logs.push(l) });
+  const abi = host.imports().wasm_bpf as unknown as Abi;
+  const instance = new WebAssembly.Instance(STUB, {});
+  host.bind(instance);
+  const memory = instance.exports.memory as WebAssembly.Memory;
+  const bytes = () => new Uint8Array(memory.buffer);
+  const str = (s: string) => {
+    bytes().set(new TextEncoder().encode(s + "\0"), NAME);
+    return NAME;
+  };
+  return {
+    host,
+    load(obj: Uint8Array): bigint {
+      const need = Math.ceil((OBJ + obj.length) / 65536);
+      const have = memory.buffer.byteLength / 65536;
+      if (need > have) memory.grow(need - have);
+      bytes().set(obj, OBJ);
+      const h = abi.wasm_load_bpf_object(OBJ, obj.length);
+      assert(h > 0n, logs.join("\n"));
+      return h;
+    },
+    fd: (h: bigint, map: string) => abi.wasm_bpf_map_fd_by_name(h, str(map)),
+    attach: (h: bigint, prog: string) =>
+      abi.wasm_attach_bpf_program(h, str(prog), 0),
+    /** update(fd, key, value): the import's result */
+    update(fd: number, key: number, value: Uint8Array): number {
+      new DataView(memory.buffer).setUint32(KEY, key, true);
+      bytes().set(value, VALUE);
+      return abi.wasm_bpf_map_operate(fd, 2, KEY, VALUE, 0, 0n);
+    },
+    lookupU64(fd: number, key: number): bigint {
+      new DataView(memory.buffer).setUint32(KEY, key, true);
+      assert.equal(abi.wasm_bpf_map_operate(fd, 1, KEY, VALUE, 0, 0n), 0);
+      return new DataView(memory.buffer).getBigUint64(VALUE, true);
+    },
+  };
+}
+
+const u32 = (n: number) => new Uint8Array(new Uint32Array([n]).buffer);
+const u64 = (n: bigint) => new Uint8Array(new BigUint64Array([n]).buffer);
+const MAPS = ["cfg", "rb", "pb", "secret", "outer", "jmp", "cgroups", ".bss"];
+
+Deno.test("fd-carrying maps: a guest cannot store another guest's map, program or a cgroup fd (found by guessing)", async () => {
+  const before = bpfSnapshot();
+  const obj = await Deno.readFile(`${await buildGuest(DIR)}/host_attack.bpf.o`);
+  const libc = Deno.dlopen("libc.so.6", {
+    getppid: { parameters: [], result: "i32" },
+  });
+  const cgroup = Deno.openSync("/sys/fs/cgroup/unified", { read: true });
+  const logs: string[] = [];
+  const victim = stubGuest("victim", logs);
+  const attacker = stubGuest("attacker", logs);
+  try {
+    const hb = victim.load(obj);
+    const secretB = victim.fd(hb, "secret");
+    assert.equal(victim.update(secretB, 0, u64(42n)), 0);
+    const victimMaps = new Set(MAPS.map((m) => victim.fd(hb, m)));
+    const victimProgs = victim.host.fds().filter((fd) => !victimMaps.has(fd));
+    assert(victimProgs.length >= 2, "the victim has program fds");
+
+    const ha = attacker.load(obj);
+    const own = new Set(MAPS.map((m) => attacker.fd(ha, m)));
+    assert.equal(
+      attacker.update(attacker.fd(ha, "cfg"), 0, u64(BigInt(Deno.pid))),
+      0,
+    );
+    assert.equal(attacker.attach(ha, "poke"), 0);
+    const outer = attacker.fd(ha, "outer");
+    const jmp = attacker.fd(ha, "jmp");
+    const cgroups = attacker.fd(ha, "cgroups");
+
+    // guess: every fd number of this process that is not one of ours
+    const stored: number[] = [];
+    const progs: number[] = [];
+    const cgroupFds: number[] = [];
+    for (let fd = 0; fd < 1024; fd++) {
+      if (own.has(fd)) continue;
+      if (attacker.update(outer, 0, u32(fd)) === 0) stored.push(fd);
+      if (attacker.update(jmp, 0, u32(fd)) === 0) progs.push(fd);
+      if (attacker.update(cgroups, 0, u32(fd)) === 0) cgroupFds.push(fd);
+    }
+    libc.symbols.getppid(); // the attacker's program writes through outer[0]
+    assert.equal(
+      victim.lookupU64(secretB, 0),
+      42n,
+      "the victim's map is untouched",
+    );
+    assert.deepEqual(stored, [], "no foreign map went into the map of maps");
+    assert.deepEqual(
+      progs.filter((fd) => victimProgs.includes(fd)),
+      [],
+      "no foreign program went into the program array",
+    );
+    assert(
+      progs.length > 0,
+      "the attacker's own programs may go into its program array",
+    );
+    assert.deepEqual(
+      cgroupFds,
+      [],
+      "no cgroup fd went into the cgroup array",
+    );
+    assert(
+      logs.some((l) => /update of map 'outer' refused/.test(l)),
+      logs.join("\n"),
+    );
+
+    // the legitimate use still works: its own inner map, written by its program
+    const secretA = attacker.fd(ha, "secret");
+    assert.equal(attacker.update(outer, 0, u32(secretA)), 0, logs.join("\n"));
+    libc.symbols.getppid();
+    assert.equal(attacker.lookupU64(secretA, 0), 0xdeadbeefn);
+  } finally {
+    attacker.host.close();
+    victim.host.close();
+    cgroup.close();
+    libc.close();
+  }
+  await assertNoBpfLeaks(before);
+});
