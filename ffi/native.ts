@@ -85,6 +85,9 @@ const LIBBPF_SYMBOLS = {
   bpf_map__key_size: { parameters: ["pointer"], result: "u32" },
   bpf_map__value_size: { parameters: ["pointer"], result: "u32" },
   bpf_map__max_entries: { parameters: ["pointer"], result: "u32" },
+  bpf_map__pin_path: { parameters: ["pointer"], result: "pointer" },
+  bpf_map__is_pinned: { parameters: ["pointer"], result: "bool" },
+  bpf_map__unpin: { parameters: ["pointer", "pointer"], result: "i32" },
   bpf_map_lookup_elem_flags: {
     parameters: ["i32", "usize", "usize", "u64"],
     result: "i32",
@@ -139,6 +142,7 @@ const LIBC_SYMBOLS = {
   },
   if_nametoindex: { parameters: ["buffer"], result: "u32" },
   open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
+  access: { parameters: ["buffer", "i32"], result: "i32" },
   getpagesize: { parameters: [], result: "i32" },
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   geteuid: { parameters: [], result: "u32" },

@@ -57,6 +57,11 @@ export interface OpenOptions {
   name?: string;
   /** Where libbpf's log lines go (level 0 warn, 1 info, 2 debug). */
   logger?: LibbpfLogger;
+  /**
+   * The directory under which maps declared with `pinning` are pinned
+   * (libbpf's `pin_root_path`; default `/sys/fs/bpf`).
+   */
+  pinRoot?: string;
 }
 
 // Module-private construction and state checks: Program and BpfMap exist
@@ -341,6 +346,24 @@ export class BpfMap {
     if (this.#fd < 0) this.#fd = bpf().bpf_map__fd(this.#ptr);
     return this.#fd;
   }
+  /**
+   * Where the map is pinned or will be at load (maps declared with
+   * `pinning`: the object's pin root and the map's name), else undefined.
+   */
+  get pinPath(): string | undefined {
+    assertOpen(this.#obj);
+    return readCString(bpf().bpf_map__pin_path(this.#ptr)) || undefined;
+  }
+  /** Whether libbpf pinned the map (or reused a pinned one) at load. */
+  get pinned(): boolean {
+    assertOpen(this.#obj);
+    return bpf().bpf_map__is_pinned(this.#ptr);
+  }
+  /** Removes the map's pin at {@link pinPath}; 0 or -errno. */
+  unpin(): number {
+    assertOpen(this.#obj);
+    return bpf().bpf_map__unpin(this.#ptr, null) || 0;
+  }
   /** Whether values are per-CPU (one 8-byte-aligned slot per CPU). */
   get perCpu(): boolean {
     return PERCPU_TYPES.has(this.type);
@@ -511,15 +534,21 @@ export class BpfObject {
     const objName = cstr(
       name.replace(/\.bpf\.o$|\.o$/, "").replace(/[^A-Za-z0-9_]/g, "_"),
     );
-    const opts = new Uint8Array(16);
+    const pinRoot = options.pinRoot ? cstr(options.pinRoot) : null;
+    // struct bpf_object_open_opts (libbpf 1.x): sz, object_name,
+    // relaxed_maps, pin_root_path at 24
+    const opts = new Uint8Array(32);
     const dv = new DataView(opts.buffer);
-    dv.setBigUint64(0, 16n, true);
+    dv.setBigUint64(0, 32n, true);
     dv.setBigUint64(8, BigInt(addr(Deno.UnsafePointer.of(objName))), true);
+    if (pinRoot) {
+      dv.setBigUint64(24, BigInt(addr(Deno.UnsafePointer.of(pinRoot))), true);
+    }
     const { value: ptr, tail } = withLibbpfLog(options.logger, () => {
       if (copy.length === 0) return null;
       return bpf().bpf_object__open_mem(copy, copy.length, opts);
     });
-    void objName;
+    void objName, pinRoot; // kept alive through the call
     if (!ptr) {
       const err = copy.length === 0 ? 22 : errno();
       const why = tail.map((l) => l.trim()).filter(Boolean).slice(-3).join(

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { BpfError, BpfObject, Errno } from "../ffi/mod.ts";
-import { c } from "../ffi/native.ts";
+import { BpfError, type BpfMap, BpfObject, Errno } from "../ffi/mod.ts";
+import { c, cstr, errno } from "../ffi/native.ts";
 import { Btf } from "../objfile/btf.ts";
 import { ElfFile, EM_BPF, ObjectFileError } from "../objfile/elf.ts";
 import { AbiError } from "./errors.ts";
@@ -27,12 +27,19 @@ export function loadObject(s: Session, ptr: number, len: number): bigint {
   const handle = s.objects.nextHandle();
   const name = `${s.name}#${handle}`;
   validateElf(name, bytes);
-  const obj = BpfObject.open(bytes, { name, logger: s.libbpfLogger() });
+  const obj = BpfObject.open(bytes, {
+    name,
+    logger: s.libbpfLogger(),
+    pinRoot: pinRootOf(s),
+  });
+  let pins: BpfMap[];
   try {
     for (const p of obj.programs) {
       if (p.autoload) s.policy.checkProgram(p.name, p.section);
     }
+    refuseForeignPins(name, obj);
     obj.load();
+    pins = obj.maps.filter((m) => m.pinPath !== undefined && m.pinned);
   } catch (e) {
     obj.close();
     if (
@@ -45,7 +52,7 @@ export function loadObject(s: Session, ptr: number, len: number): bigint {
     }
     throw e;
   }
-  s.objects.add(handle, obj, 0, carriedFd);
+  s.objects.add(handle, obj, 0, pins, carriedFd);
   s.debug(
     `loaded object ${name}: programs ${
       obj.programs.map((p) => `${p.name} (${p.section})`).join(", ")
@@ -87,6 +94,30 @@ export function attachProgram(
   });
   s.fdsChanged();
   return 0;
+}
+
+/** The directory the policy pins maps under (libbpf's default if none). */
+function pinRootOf(s: Session): string | undefined {
+  return (s.policy as { pinRoot?: string }).pinRoot;
+}
+
+/**
+ * Refuses maps declared with `pinning` whose pin path exists already:
+ * libbpf would reuse that map, which belongs to some other program (or
+ * guest), and the guest would read and write it as its own.
+ */
+function refuseForeignPins(name: string, obj: BpfObject): void {
+  for (const m of obj.maps) {
+    const path = m.pinPath;
+    if (path === undefined) continue;
+    const taken = c().access(cstr(path), 0) === 0 || errno() !== Errno.ENOENT;
+    if (taken) {
+      throw new AbiError(
+        `cannot load BPF object '${name}': map '${m.name}' would reuse the map pinned at ${path}, which this guest did not create; remove the pin or rename the map`,
+        Errno.EEXIST,
+      );
+    }
+  }
 }
 
 /**

@@ -40,6 +40,8 @@ export interface LoadedObject {
   readonly readers: Map<number, BufferSlot>;
   /** Estimated kernel memory of its maps, counted against the policy. */
   readonly heldBytes: number;
+  /** Maps libbpf pinned for it at load: unpinned when it is released. */
+  readonly pins: readonly BpfMap[];
   /** Polls of its buffers in progress (callbacks may be running). */
   polling: number;
   /** Closed by the guest during a poll: released when the poll returns. */
@@ -74,6 +76,7 @@ export class ObjectTable {
     handle: bigint,
     obj: BpfObject,
     heldBytes: number,
+    pins: readonly BpfMap[],
     carries: (map: BpfMap) => CarriedFd | undefined,
   ): LoadedObject {
     const entry: LoadedObject = {
@@ -81,6 +84,7 @@ export class ObjectTable {
       obj,
       readers: new Map(),
       heldBytes,
+      pins,
       polling: 0,
       closing: false,
     };
@@ -160,6 +164,7 @@ export class ObjectTable {
     try {
       for (const { waiter } of e.readers.values()) waiter.close();
       e.readers.clear();
+      for (const m of e.pins) m.unpin(); // nothing pinned outlives the guest
     } finally {
       e.obj.close(); // readers and links with it
     }

@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { assertNoBpfLeaks, bpfSnapshot, buildGuest } from "./util.ts";
 import { spawnAndWait, Tool } from "../examples/tool_test_util.ts";
-import { WasmBpfHost } from "../mod.ts";
+import { BpfObject, WasmBpfHost } from "../mod.ts";
 
 const DIR = "tests/guests/host-attack";
 const ME = String(Deno.pid);
@@ -121,12 +121,16 @@ function stubGuest(name: string, logs: string[]) {
   };
   return {
     host,
-    load(obj: Uint8Array): bigint {
+    /** The handle, or 0n when the host refused the object. */
+    tryLoad(obj: Uint8Array): bigint {
       const need = Math.ceil((OBJ + obj.length) / 65536);
       const have = memory.buffer.byteLength / 65536;
       if (need > have) memory.grow(need - have);
       bytes().set(obj, OBJ);
-      const h = abi.wasm_load_bpf_object(OBJ, obj.length);
+      return abi.wasm_load_bpf_object(OBJ, obj.length);
+    },
+    load(obj: Uint8Array): bigint {
+      const h = this.tryLoad(obj);
       assert(h > 0n, logs.join("\n"));
       return h;
     },
@@ -226,6 +230,79 @@ Deno.test("fd-carrying maps: a guest cannot store another guest's map, program o
     victim.host.close();
     cgroup.close();
     libc.close();
+  }
+  await assertNoBpfLeaks(before);
+});
+
+/** Every path under the BPF filesystem. */
+function bpffs(dir = "/sys/fs/bpf"): string[] {
+  const out: string[] = [];
+  for (const e of Deno.readDirSync(dir)) {
+    out.push(`${dir}/${e.name}`);
+    if (e.isDirectory) out.push(...bpffs(`${dir}/${e.name}`));
+  }
+  return out.sort();
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("pinned maps: a guest never gets another program's pinned map, and leaves no pin behind", async () => {
+  const PIN = "/sys/fs/bpf/wbpf_pin_test";
+  if (exists(PIN)) Deno.removeSync(PIN); // a previous run that died
+  const before = bpfSnapshot();
+  const pinsBefore = bpffs();
+  const file = `${await buildGuest(DIR)}/host_pin.bpf.o`;
+  const obj = await Deno.readFile(file);
+  const logs: string[] = [];
+  /** The value in the map pinned at PIN, as its owner sees it. */
+  const pinnedValue = () => {
+    using other = BpfObject.openFile(file, { pinRoot: "/sys/fs/bpf" });
+    other.load(); // reuses the pin
+    const v = other.map("wbpf_pin_test").lookup(u32(0))!;
+    return new DataView(v.buffer).getBigUint64(0, true);
+  };
+  try {
+    // another tool's map, pinned where the guest's object would pin its own
+    {
+      using other = BpfObject.openFile(file, { pinRoot: "/sys/fs/bpf" });
+      other.load();
+      other.map("wbpf_pin_test").update(u32(0), u64(42n));
+    }
+    assert(exists(PIN));
+    const g = stubGuest("pinner", logs);
+    let loaded = 0n;
+    try {
+      const h = loaded = g.tryLoad(obj);
+      if (h) {
+        // had it loaded, its map would be the other tool's: write to it
+        g.update(g.fd(h, "wbpf_pin_test"), 0, u64(0xdeadbeefn));
+      }
+    } finally {
+      g.host.close();
+    }
+    assert(exists(PIN), "the other tool's pin is still there");
+    assert.equal(pinnedValue(), 42n, "the other tool's map is untouched");
+    assert.equal(loaded, 0n, "the object reusing a foreign pin is refused");
+    Deno.removeSync(PIN);
+
+    // nothing pinned: whatever the guest pins goes away with it
+    const g2 = stubGuest("pinner2", logs);
+    try {
+      const h = g2.tryLoad(obj);
+      if (h) assert.notDeepEqual(bpffs(), pinsBefore, "pinned while loaded");
+    } finally {
+      g2.host.close();
+    }
+    assert.deepEqual(bpffs(), pinsBefore, "no pin outlives the guest");
+  } finally {
+    if (exists(PIN)) Deno.removeSync(PIN);
   }
   await assertNoBpfLeaks(before);
 });
