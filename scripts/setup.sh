@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs, idempotently, everything this project needs on a fresh Debian 12
-# machine: Debian packages (libbpf, clang/lld for BPF and wasm32-wasi, bpftool,
-# wabt), Deno (pinned, from npm) when no deno is on PATH, and the tracefs/bpffs
+# machine: Debian packages (clang/lld for BPF and wasm32-wasi, bpftool, wabt),
+# libbpf >= 1.4 from bookworm-backports (1.1.2 crashes on crafted objects),
+# Deno (pinned, from npm) when no deno is on PATH, and the tracefs/bpffs
 # mounts. Prints the path of the deno binary it settled on as its last line.
 #
 #   scripts/setup.sh            # everything
-#   scripts/setup.sh --no-apt   # skip Debian packages (already installed)
+#   scripts/setup.sh --no-apt   # skip Debian packages (libbpf >= 1.4 still required)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,7 +23,7 @@ need_root() {
 }
 
 APT_PACKAGES=(
-  libbpf1 libbpf-dev bpftool libelf-dev zlib1g-dev
+  bpftool libelf-dev zlib1g-dev
   clang llvm lld wasi-libc libclang-rt-dev-wasm32 wabt
   gcc libc6-dev make iproute2 iputils-ping procps
 )
@@ -40,6 +41,57 @@ install_apt() {
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >&2
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
+# libbpf opens the guests' objects, which are untrusted input: 1.1.2
+# (bookworm) segfaults on some crafted ones, 1.4 (bookworm-backports) does not.
+LIBBPF_MIN=1.4
+SKIPPED_APT=
+
+add_backports() {
+  if grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    return 0
+  fi
+  log "adding the bookworm-backports suite to apt"
+  cat >/etc/apt/sources.list.d/bookworm-backports.sources <<'SRC'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+  apt-get update -qq >&2
+}
+
+# The installed libbpf1 version without the epoch ("1.4.6-1~bpo12+1"), or "".
+libbpf_version() {
+  dpkg-query -W -f='${Status} ${Version}' libbpf1 2>/dev/null |
+    sed -n 's/^install ok installed \([0-9]*:\)\{0,1\}//p'
+}
+
+libbpf_ok() {
+  local v
+  v=$(libbpf_version)
+  [ -n "$v" ] && dpkg --compare-versions "$v" ge "$LIBBPF_MIN" &&
+    dpkg-query -W -f='${Status}' libbpf-dev 2>/dev/null | grep -q "install ok installed"
+}
+
+install_libbpf() {
+  if libbpf_ok; then
+    log "libbpf $(libbpf_version) present"
+    return
+  fi
+  add_backports
+  log "installing libbpf1 and libbpf-dev >= $LIBBPF_MIN from bookworm-backports"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq --no-install-recommends -t bookworm-backports libbpf1 libbpf-dev >&2
+}
+
+require_libbpf() {
+  if ! libbpf_ok; then
+    log "libbpf1 and libbpf-dev >= $LIBBPF_MIN are needed (installed libbpf1: $(libbpf_version || true)${SKIPPED_APT:+; --no-apt given}): apt-get install -t bookworm-backports libbpf1 libbpf-dev"
+    exit 1
+  fi
 }
 
 install_deno() {
@@ -105,7 +157,13 @@ main() {
     esac
   done
   need_root
-  [ $apt = 1 ] && install_apt
+  if [ $apt = 1 ]; then
+    install_apt
+    install_libbpf
+  else
+    SKIPPED_APT=1
+  fi
+  require_libbpf
   mount_fs
   build_native >&2
   install_deno
