@@ -15,7 +15,6 @@
 import { type BpfMap, Errno } from "../ffi/mod.ts";
 import { AbiError } from "./errors.ts";
 import type { CarriedFd, MapSlot } from "./objects.ts";
-import type { GuestMemory } from "./memory.ts";
 import type { Session } from "./session.ts";
 
 /** `enum bpf_map_type` values whose values hold fds, and what they hold. */
@@ -81,11 +80,6 @@ function checkCarriedFd(s: Session, v: MapSlot, value: number): void {
   }
 }
 
-/** The native address of the guest memory (valid after a check). */
-function base(mem: GuestMemory): number {
-  return mem.baseHi * 4294967296 + mem.baseLo;
-}
-
 /** `wasm_bpf_map_operate`: 0 or -errno. */
 export function mapOperate(
   s: Session,
@@ -109,39 +103,42 @@ export function mapOperate(
   const ks = map.keySize;
   const f = Number(flags);
   // bounds first (the messages are built only on failure), then policy;
-  // after a check the memory's base address is current
+  // `address` checks and gives the native address of a guest pointer
   switch (cmd) {
-    case 1:
-      mem.check(key, ks, "lookup in map: key of", name);
-      mem.check(value, map.valueBufferSize, "lookup in map: value of", name);
-      return map.lookupRaw(
-        base(mem) + (key >>> 0),
-        base(mem) + (value >>> 0),
-        f,
+    case 1: {
+      const k = mem.address(key, ks, "lookup in map: key of", name);
+      const val = mem.address(
+        value,
+        map.valueBufferSize,
+        "lookup in map: value of",
+        name,
       );
-    case 2:
-      mem.check(key, ks, "update of map: key of", name);
-      mem.check(value, map.valueBufferSize, "update of map: value of", name);
+      return map.lookupRaw(k, val, f);
+    }
+    case 2: {
+      const k = mem.address(key, ks, "update of map: key of", name);
+      const val = mem.address(
+        value,
+        map.valueBufferSize,
+        "update of map: value of",
+        name,
+      );
       s.policy.checkMapWrite(name, "update");
       if (v.carries) checkCarriedFd(s, v, value);
       if (s.auditing) s.audit({ event: "map_update", map: name });
-      return map.updateRaw(
-        base(mem) + (key >>> 0),
-        base(mem) + (value >>> 0),
-        f,
-      );
-    case 3:
-      mem.check(key, ks, "delete from map: key of", name);
+      return map.updateRaw(k, val, f);
+    }
+    case 3: {
+      const k = mem.address(key, ks, "delete from map: key of", name);
       s.policy.checkMapWrite(name, "delete");
       if (s.auditing) s.audit({ event: "map_delete", map: name });
-      return map.deleteRaw(base(mem) + (key >>> 0), f);
-    case 4:
-      if (key !== 0) mem.check(key, ks, "next key: key of", name);
-      mem.check(next, ks, "next key: next key of", name);
-      return map.nextKeyRaw(
-        key === 0 ? 0 : base(mem) + (key >>> 0),
-        base(mem) + (next >>> 0),
-      );
+      return map.deleteRaw(k, f);
+    }
+    case 4: {
+      const k = key === 0 ? 0 : mem.address(key, ks, "next key: key of", name);
+      const n = mem.address(next, ks, "next key: next key of", name);
+      return map.nextKeyRaw(k, n);
+    }
     default:
       s.debug(`wasm_bpf_map_operate: unknown command ${cmd}`);
       return -Errno.EINVAL;
