@@ -14,7 +14,7 @@ import {
 } from "./policy.ts";
 import { compileGuest, preflight, startGuest } from "./runner.ts";
 import { ExitCode, failed, type GuestStatus } from "./status.ts";
-import type { ChildConfig } from "./protocol.ts";
+import type { ChildConfig, PreopenSpec } from "./protocol.ts";
 
 const USAGE =
   `wasm-bpf ${denoJson.version}: run an eBPF application whose user space is WebAssembly
@@ -32,8 +32,10 @@ Options (before app.wasm; everything after it goes to the guest):
   -h, --help                  this help
   -V, --version               print the version
   -v, --verbose               log loads, attaches and libbpf's own messages
-      --dir HOST[:GUEST]      let the guest use directory HOST (as GUEST);
-                              deno needs --allow-write for HOST too
+      --dir HOST[:GUEST[:ro|rw]]
+                              let the guest use directory HOST (as GUEST),
+                              read-only unless :rw; the kernel confines
+                              every path beneath it (symlinks included)
       --env NAME=VALUE        set a guest environment variable
   Policy (default: everything existing wasi-bpf hosts allow):
       --allow-kind KINDS      only these program kinds, comma-separated:
@@ -69,7 +71,7 @@ interface Parsed {
   help: boolean;
   version: boolean;
   verbose: boolean;
-  dirs: Record<string, string>;
+  dirs: PreopenSpec[];
   env: Record<string, string>;
   policy: Policy;
   policyFile?: string;
@@ -99,7 +101,7 @@ function parse(args: string[]): Parsed {
     help: false,
     version: false,
     verbose: false,
-    dirs: {},
+    dirs: [],
     env: {},
     policy: {},
     guestArgs: [],
@@ -140,11 +142,13 @@ function parse(args: string[]): Parsed {
         p.verbose = true;
         break;
       case "--dir": {
-        const [host, guest] = value!.split(":");
-        if (!host) {
-          throw new UsageError(`--dir needs HOST[:GUEST], got '${value}'`);
+        const [host, guest, mode = "ro", ...extra] = value!.split(":");
+        if (!host || extra.length || (mode !== "ro" && mode !== "rw")) {
+          throw new UsageError(
+            `--dir needs HOST[:GUEST[:ro|rw]], got '${value}'`,
+          );
         }
-        p.dirs[guest || host] = host;
+        p.dirs.push({ host, guest: guest || host, writable: mode === "rw" });
         break;
       }
       case "--env": {
@@ -317,10 +321,7 @@ export async function main(args: string[]): Promise<number> {
       name: p.wasm.split("/").pop()!,
       args: p.guestArgs,
       env: p.env,
-      preopens: Object.entries(p.dirs).map(([guest, host]) => ({
-        guest,
-        host,
-      })),
+      preopens: p.dirs,
       verbose: p.verbose,
       policy,
       audit: !!audit,
@@ -361,5 +362,6 @@ async function runHere(
     log: (line) => console.error(line),
     audit,
     handleSignals: true,
+    stdin: true,
   }).status;
 }

@@ -36,6 +36,8 @@ export interface RunnerHooks {
   stderr?: (bytes: Uint8Array) => void;
   /** Stop the guest on SIGINT/SIGTERM. */
   handleSignals: boolean;
+  /** Whether the guest reads this process's stdin (default: end of file). */
+  stdin?: boolean;
 }
 
 /** A guest running in this process. */
@@ -222,6 +224,7 @@ export function startGuest(
     module,
     audit: config.audit && !!hooks.audit,
     stderrSink: !!hooks.stderr,
+    stdin: hooks.stdin ?? false,
     wakeFd: wake.fd,
     flag,
     logLock: libbpfLogLock(),

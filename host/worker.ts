@@ -1,5 +1,5 @@
 /**
- * The Worker that runs one guest: WASI preview 1, the wasi-bpf host, the
+ * The Worker that runs one guest: WASI preview 1 (./wasi/), the wasi-bpf host, the
  * embedder's host functions, the guest's `_start`. The thread that started
  * it ({@link ./runner.ts}) owns the signals and the clock; it sets a shared
  * flag and wakes us, and we unwind the guest and release every BPF object
@@ -7,11 +7,10 @@
  *
  * @module
  */
-import process from "node:process";
-import { WASI } from "node:wasi";
 import { useLibbpfLogLock } from "../ffi/mod.ts";
 import { GuestInterrupted, WasmBpfHost } from "./host.ts";
 import type { ChildConfig } from "./protocol.ts";
+import { Wasi, WasiInterrupted } from "./wasi/mod.ts";
 
 /** What the runner sends to start a guest. */
 export interface StartMessage extends Omit<ChildConfig, "wasm"> {
@@ -19,6 +18,8 @@ export interface StartMessage extends Omit<ChildConfig, "wasm"> {
   module: WebAssembly.Module;
   /** Whether the guest's stderr is reported (`stderr`) instead of written to fd 2. */
   stderrSink: boolean;
+  /** Whether the guest reads this process's stdin (else it reads end of file). */
+  stdin: boolean;
   /** An eventfd the runner makes readable to stop the guest. */
   wakeFd: number;
   /** [0]: 0, or the signal number / reason code that stops the guest. */
@@ -62,19 +63,6 @@ function post(r: WorkerReport) {
   scope.postMessage(r);
 }
 
-// node:wasi announces itself as experimental on every use; the CLI's user
-// has not asked for node's warnings.
-const emit = process.emitWarning.bind(process);
-process.emitWarning = ((w: string | Error, ...rest: unknown[]) => {
-  const text = typeof w === "string" ? w : w?.message;
-  const type = typeof rest[0] === "string"
-    ? rest[0]
-    : (rest[0] as { type?: string })?.type;
-  if (type === "ExperimentalWarning" || /WASI/.test(String(text))) return;
-  // deno-lint-ignore no-explicit-any
-  (emit as any)(w, ...rest);
-}) as typeof process.emitWarning;
-
 /** The embedder's import modules, from `config.imports` (a module URL). */
 async function embedderImports(
   url: string,
@@ -113,19 +101,21 @@ scope.onmessage = async (ev: MessageEvent<StartMessage>) => {
   });
   let report: WorkerReport;
   let memory: WebAssembly.Memory | undefined;
+  let wasi: Wasi | undefined;
   try {
-    const wasi = new WASI({
-      version: "preview1",
+    wasi = new Wasi({
       args: [m.name, ...m.args],
       env: m.env,
-      preopens: Object.fromEntries(m.preopens.map((p) => [p.guest, p.host])),
-      returnOnExit: true,
+      preopens: m.preopens.map((p) => ({ ...p, writable: !!p.writable })),
+      stdin: m.stdin ? 0 : "null",
+      stdout: 1,
+      stderr: m.stderrSink
+        ? (data) => post({ type: "stderr", data: data.slice() })
+        : 2,
+      wakeFd: m.wakeFd,
+      interrupted,
     });
-    const own: WebAssembly.Imports = {
-      wasi_snapshot_preview1: wasi
-        .wasiImport as unknown as WebAssembly.ModuleImports,
-      ...host.imports(),
-    };
+    const own: WebAssembly.Imports = { ...wasi.imports, ...host.imports() };
     const extra = m.imports
       ? await embedderImports(m.imports, {
         name: m.name,
@@ -147,10 +137,12 @@ scope.onmessage = async (ev: MessageEvent<StartMessage>) => {
       memory = instance.exports.memory;
     }
     host.bind(instance);
-    const code = wasi.start(instance);
-    report = { type: "exit", code: typeof code === "number" ? code : 0 };
+    report = { type: "exit", code: wasi.start(instance) };
   } catch (e) {
-    if (e instanceof GuestInterrupted || interrupted()) {
+    if (
+      e instanceof GuestInterrupted || e instanceof WasiInterrupted ||
+      interrupted()
+    ) {
       report = { type: "interrupted" };
     } else if (e instanceof WebAssembly.RuntimeError) {
       report = { type: "trap", message: e.message };
@@ -158,6 +150,7 @@ scope.onmessage = async (ev: MessageEvent<StartMessage>) => {
       report = { type: "error", message: (e as Error)?.message ?? String(e) };
     }
   } finally {
+    wasi?.close();
     host.close();
   }
   post(report!);
