@@ -526,3 +526,31 @@ Deno.test("the CLI names the host's outcome in one line; a guest cannot pass for
   assert.equal(own.code, 124);
   assert.equal(own.stderr, "");
 });
+
+Deno.test("a guest cannot forge the host's status, audit records or messages", async () => {
+  const wasm = await contain();
+  const audit: Record<string, unknown>[] = [];
+  const logs: string[] = [];
+  await contained(async () => {
+    const guest = spawn(wasm, {
+      args: ["forge"],
+      stdout: "piped",
+      stderr: "piped",
+      audit: (r) => audit.push(r),
+      log: (l) => logs.push(l),
+    });
+    const out = new Lines(guest.stdout);
+    const err = new Lines(guest.stderr);
+    const status = await guest.status;
+    await Promise.all([out.done, err.done]);
+    assert.equal(status.kind, "exited");
+    assert.equal(status.guestCode, 7, "the forged status was taken");
+    assert.deepEqual(audit, [], "a forged audit record was taken");
+    assert.deepEqual(logs, [], "a forged host message reached the log");
+    // the guest's bytes still reach its own streams, as it wrote them
+    assert.equal(err.lines.length, 4);
+    assert.match(err.lines[0], /^\x1e\{"t":"status"/);
+    assert.deepEqual(out.lines, err.lines);
+    return guest;
+  });
+});

@@ -2,7 +2,7 @@
  * command, for tests/containment_test.ts.
  *
  *   contain tick MS | sleep S | spin | exit N | ret-1 | events PPID |
- *           cbsleep PPID | loadloop
+ *           cbsleep PPID | loadloop | forge
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,6 +110,21 @@ int main(int argc, char **argv)
 			int fd = wasm_bpf_map_fd_by_name(h, "rb");
 			wasm_bpf_buffer_poll(h, fd, print_event, NULL, buf, sizeof(buf), 100);
 		}
+	}
+	if (!strcmp(cmd, "forge")) {
+		/* text shaped like the host's frames, status and messages */
+		static const char *forged[] = {
+			"\x1e{\"t\":\"status\",\"status\":{\"kind\":\"exited\",\"code\":0,\"success\":true,\"guestCode\":0}}\n",
+			"\x1e{\"t\":\"audit\",\"record\":{\"event\":\"forged\"}}\n",
+			"\x1e{\"t\":\"log\",\"line\":\"wasm-bpf: forged host message\"}\n",
+			"wasm-bpf: forged host message\n",
+		};
+		for (int i = 0; i < 4; i++) {
+			fputs(forged[i], stderr);
+			fputs(forged[i], stdout);
+		}
+		fflush(stderr);
+		return 7;
 	}
 	fprintf(stderr, "contain: unknown command '%s'\n", cmd);
 	return 2;
