@@ -170,10 +170,12 @@ export class ObjectTable {
     }
   }
 
-  /** Releases everything, polls or not (the guest is gone). */
+  /**
+   * Releases every object; one being polled (host.close() called from
+   * inside a guest callback) is released when that poll returns.
+   */
   closeAll(log: (line: string) => void): void {
-    for (const e of [...this.#objects.values(), ...this.#closing]) {
-      e.polling = 0;
+    for (const e of [...this.#objects.values()]) {
       try {
         this.close(e);
       } catch (err) {
