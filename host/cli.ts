@@ -7,12 +7,15 @@
  */
 import denoJson from "../deno.json" with { type: "json" };
 import {
+  DEFAULT_MAX_MAP_MEMORY_BYTES,
+  DEFAULT_MAX_OBJECTS,
   parsePolicy,
   type Policy,
   PROGRAM_KINDS,
   type ProgramKind,
 } from "./policy.ts";
 import { compileGuest, preflight, startGuest } from "./runner.ts";
+import { type GuestProcess, spawn } from "./spawn.ts";
 import { ExitCode, failed, type GuestStatus } from "./status.ts";
 import type { ChildConfig, PreopenSpec } from "./protocol.ts";
 
@@ -43,13 +46,28 @@ Options (before app.wasm; everything after it goes to the guest):
       --allow-cgroup PATH     cgroup programs only under PATH (repeatable)
       --allow-interface IF    network programs only on IF (repeatable)
       --allow-binary PATH     uprobes only on PATH (repeatable)
+      --allow-helper NAMES    (with --restricted) programs may call these
+                              acting helpers or kfuncs, comma-separated or
+                              repeated (bpf_send_signal, bpf_probe_write_user,
+                              bpf_override_return, ...; kfuncs by name)
+      --allow-pin DIR         maps declared with pinning are pinned under DIR
+                              (the first one given; repeatable); with
+                              --restricted no map may be pinned without it
       --read-only-maps        the guest may look up but not change map entries
       --allow-map-writes      (with --restricted) it may change them
       --restricted            least privilege: nothing is allowed but what
                               --allow-* flags or --policy grant
       --max-objects N         at most N BPF objects open at once
+                              (default ${DEFAULT_MAX_OBJECTS})
+      --max-map-memory MIB    the guest's maps may use at most MIB of kernel
+                              memory, estimated (default ${
+    DEFAULT_MAX_MAP_MEMORY_BYTES / 2 ** 20
+  })
       --timeout SECONDS       stop the guest after SECONDS (exit 124)
-      --max-memory MIB        the guest's memory may not grow past MIB
+      --max-memory MIB        the guest's memory may not grow past MIB (its
+                              linear memory, and its JavaScript heap: the
+                              guest then runs in a process of its own, deno
+                              needs --allow-run, the guest gets no stdin)
       --policy FILE.json      read the policy from FILE (flags add to it)
       --imports MODULE.ts     host functions for the guest: the module's
                               default export is { module: { name: fn } } or a
@@ -89,6 +107,9 @@ const WITH_VALUE = new Set([
   "--allow-cgroup",
   "--allow-interface",
   "--allow-binary",
+  "--allow-helper",
+  "--allow-pin",
+  "--max-map-memory",
   "--max-objects",
   "--timeout",
   "--max-memory",
@@ -185,6 +206,22 @@ function parse(args: string[]): Parsed {
       case "--allow-binary":
         (p.policy.binaries ??= []).push(value!);
         break;
+      case "--allow-helper":
+        (p.policy.helpers ??= []).push(...value!.split(",").filter(Boolean));
+        break;
+      case "--allow-pin":
+        (p.policy.pinDirs ??= []).push(value!);
+        break;
+      case "--max-map-memory": {
+        const mb = Number(value);
+        if (!(mb > 0)) {
+          throw new UsageError(
+            `--max-map-memory needs a positive number of MiB, got '${value}'`,
+          );
+        }
+        p.policy.maxMapMemoryBytes = Math.round(mb * 2 ** 20);
+        break;
+      }
       case "--read-only-maps":
         p.policy.mapWrites = false;
         break;
@@ -298,6 +335,8 @@ export async function main(args: string[]): Promise<number> {
       cgroups: policy.cgroups ?? [],
       interfaces: policy.interfaces ?? [],
       binaries: policy.binaries ?? [],
+      helpers: policy.helpers ?? [],
+      pinDirs: policy.pinDirs ?? [],
       mapWrites: policy.mapWrites ?? false,
     };
   }
@@ -317,7 +356,7 @@ export async function main(args: string[]): Promise<number> {
     audit = (e) => f.writeSync(enc.encode(JSON.stringify(e) + "\n"));
   }
   try {
-    const status = await runHere(p.wasm, {
+    const config: Omit<ChildConfig, "wasm"> = {
       name: p.wasm.split("/").pop()!,
       args: p.guestArgs,
       env: p.env,
@@ -327,7 +366,13 @@ export async function main(args: string[]): Promise<number> {
       audit: !!audit,
       imports: p.imports,
       graceMs: 2000,
-    }, audit);
+    };
+    // a memory ceiling must hold for the JavaScript heap too (WasmGC
+    // objects live there), and V8 sets that per process: the guest then
+    // runs in a process of its own
+    const status = policy.maxMemoryBytes === undefined
+      ? await runHere(p.wasm, config, audit)
+      : await runApart(p.wasm, config, audit);
     if (status.kind !== "exited") {
       console.error(`wasm-bpf: ${status.message} (exit ${status.code})`);
     }
@@ -339,6 +384,42 @@ export async function main(args: string[]): Promise<number> {
     return status.code;
   } finally {
     auditFile?.close();
+  }
+}
+
+/**
+ * Runs the guest in a process of its own ({@link spawn}); SIGINT and
+ * SIGTERM are passed on. Its stdin is not the guest's.
+ */
+async function runApart(
+  file: string,
+  config: Omit<ChildConfig, "wasm">,
+  audit: ((e: Record<string, unknown>) => void) | undefined,
+): Promise<GuestStatus> {
+  let guest: GuestProcess;
+  try {
+    guest = spawn(file, {
+      ...config,
+      audit,
+      log: (line) => console.error(line),
+    });
+  } catch (e) {
+    if (e instanceof Deno.errors.NotCapable) {
+      return failed(
+        `--max-memory runs the guest in a process of its own: deno needs --allow-run (${e.message})`,
+      );
+    }
+    return failed((e as Error).message);
+  }
+  const onInt = () => guest.kill("SIGINT");
+  const onTerm = () => guest.kill("SIGTERM");
+  Deno.addSignalListener("SIGINT", onInt);
+  Deno.addSignalListener("SIGTERM", onTerm);
+  try {
+    return await guest.status;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onInt);
+    Deno.removeSignalListener("SIGTERM", onTerm);
   }
 }
 

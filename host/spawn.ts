@@ -119,6 +119,7 @@ export class GuestProcess implements AsyncDisposable {
 
     const reported = Promise.withResolvers<GuestStatus | undefined>();
     const runtimeText: string[] = [];
+    let runtimeLines = 0;
     const reader = new FrameReader();
     const handle = (events: ReturnType<FrameReader["push"]>) => {
       for (const ev of events) {
@@ -126,7 +127,8 @@ export class GuestProcess implements AsyncDisposable {
           // the runtime's own words (a panic, a fatal error): keep the last
           runtimeText.push(ev.text);
           if (runtimeText.length > 20) runtimeText.shift();
-          log(ev.text);
+          // a fatal error's backtrace can run long: its head is enough
+          if (++runtimeLines <= 12) log(ev.text);
           continue;
         }
         const f = ev.frame;

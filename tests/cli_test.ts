@@ -9,6 +9,7 @@ import {
   assertNoBpfLeaks,
   bpfSnapshot,
   buildGuest,
+  CLI_PERMISSIONS,
   ROOT,
   runCli,
 } from "./util.ts";
@@ -304,11 +305,15 @@ Deno.test("--timeout stops a guest waiting in a poll: exit 124, nothing left", a
 });
 
 Deno.test("--max-memory: the guest's memory stops growing at the ceiling", async () => {
-  const r = await runCli(["--max-memory", "8", await guest(), "oom"]);
+  const withRun = { permissions: [...CLI_PERMISSIONS, "--allow-run"] };
+  const r = await runCli(["--max-memory", "8", await guest(), "oom"], withRun);
   assert.equal(r.code, 3, r.stderr);
   const mib = Number(/allocated (\d+) MiB/.exec(r.stdout)?.[1]);
   assert(mib >= 1 && mib < 8, r.stdout);
-  const tiny = await runCli(["--max-memory", "0.1", await guest(), "oom"]);
+  const tiny = await runCli(
+    ["--max-memory", "0.1", await guest(), "oom"],
+    withRun,
+  );
   assert.equal(tiny.code, 125);
   assert.match(
     tiny.stderr,

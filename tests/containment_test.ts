@@ -554,3 +554,126 @@ Deno.test("a guest cannot forge the host's status, audit records or messages", a
     return guest;
   });
 });
+
+/**
+ * A guest that allocates WasmGC arrays (1 MiB each, kept in a table) until
+ * something stops it: its linear memory stays small, its JavaScript heap
+ * does not.
+ *
+ *   (module (type $a (array (mut i8))) (type $f (func))
+ *     (table $t 0 (ref null $a)) (memory (export "memory") 1)
+ *     (func (export "_start")
+ *       (loop $l
+ *         (drop (table.grow $t (array.new_default $a (i32.const 1048576))
+ *                              (i32.const 1)))
+ *         (br $l))))
+ */
+const GC_HOG = new Uint8Array([
+  0,
+  97,
+  115,
+  109,
+  1,
+  0,
+  0,
+  0,
+  1,
+  7,
+  2,
+  94,
+  120,
+  1,
+  96,
+  0,
+  0,
+  3,
+  2,
+  1,
+  1,
+  4,
+  5,
+  1,
+  99,
+  0,
+  0,
+  0,
+  5,
+  3,
+  1,
+  0,
+  1,
+  7,
+  19,
+  2,
+  6,
+  109,
+  101,
+  109,
+  111,
+  114,
+  121,
+  2,
+  0,
+  6,
+  95,
+  115,
+  116,
+  97,
+  114,
+  116,
+  0,
+  0,
+  10,
+  23,
+  1,
+  21,
+  0,
+  3,
+  64,
+  65,
+  128,
+  128,
+  192,
+  0,
+  251,
+  7,
+  0,
+  65,
+  1,
+  252,
+  15,
+  0,
+  26,
+  12,
+  0,
+  11,
+  11,
+]);
+
+Deno.test("--max-memory holds for WasmGC objects too: the guest is stopped naming the limit, the embedder lives", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const wasm = `${dir}/gc_hog.wasm`;
+    await Deno.writeFile(wasm, GC_HOG);
+    const logs: string[] = [];
+    const status = await run(wasm, {
+      policy: { maxMemoryBytes: 64 * 2 ** 20 },
+      log: (l) => logs.push(l),
+    });
+    assert.equal(status.kind, "crashed", JSON.stringify(status));
+    assert.match(status.message!, /out of memory \(the limit is 64 MiB/);
+    // the CLI: the same guest in a process of its own
+    const cli = await runCli(["--max-memory", "64", wasm], {
+      permissions: [...CLI_PERMISSIONS, "--allow-run"],
+      timeoutMs: 60_000,
+    });
+    assert.notEqual(cli.code, 0);
+    assert.match(cli.stderr, /out of memory \(the limit is 64 MiB/);
+    // without --allow-run the CLI says what it needs, and runs nothing
+    const denied = await runCli(["--max-memory", "64", wasm]);
+    assert.equal(denied.code, 125);
+    assert.match(denied.stderr, /deno needs --allow-run/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
