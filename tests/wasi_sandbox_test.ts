@@ -85,9 +85,9 @@ function run(box: Box, args: string[], o: RunOptions = {}) {
   } catch (e) {
     code = e as Error;
   }
-  const out = dec.decode(
-    chunks.reduce((a, b) => new Uint8Array([...a, ...b]), new Uint8Array()),
-  );
+  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  chunks.reduce((at, c) => (all.set(c, at), at + c.length), 0);
+  const out = dec.decode(all);
   return { out, code, lines: out.split("\n").filter(Boolean) };
 }
 
