@@ -1,0 +1,395 @@
+/**
+ * The structural check of an untrusted BPF object before libbpf opens it.
+ *
+ * libbpf trusts its input: its maintainers say it should not be given
+ * untrusted ELF files, and 1.1.2 segfaults on a relocation section that
+ * targets a debug section marked executable. A host of hostile guests
+ * therefore checks, in TypeScript and without system calls, every offset,
+ * size and index libbpf follows: section data in bounds, every section
+ * index of a section header, symbol or relocation in range and of the
+ * right type, every relocation inside its target, and the `.BTF` and
+ * `.BTF.ext` sections with the instruction offsets they name.
+ *
+ * ```ts
+ * import { validateBpfObject } from "./validate.ts";
+ * const bytes = Deno.readFileSync("build/examples/bootstrap/bootstrap.bpf.o");
+ * const elf = validateBpfObject("bootstrap.bpf.o", bytes); // throws ObjectFileError
+ * console.log(elf.sections.length);
+ * ```
+ *
+ * @module
+ */
+import { Btf, Kind } from "./btf.ts";
+import {
+  ElfFile,
+  type ElfSymbol,
+  EM_BPF,
+  ObjectFileError,
+  type Section,
+  SHF_EXECINSTR,
+  SHT_NOBITS,
+  SHT_NULL,
+  SHT_PROGBITS,
+  SHT_REL,
+  SHT_STRTAB,
+  SHT_SYMTAB,
+} from "./elf.ts";
+
+/** e_type of a relocatable object (the only kind libbpf opens). */
+export const ET_REL = 1;
+/** Section types a BPF object may hold besides those of elf.ts. */
+export const SHT_RELA = 4;
+export const SHT_NOTE = 7;
+export const SHT_LLVM_ADDRSIG = 0x6fff4c03;
+/** Special section indexes of st_shndx. */
+export const SHN_UNDEF = 0;
+export const SHN_LORESERVE = 0xff00;
+export const SHN_ABS = 0xfff1;
+export const SHN_COMMON = 0xfff2;
+
+const SYM_SIZE = 24;
+const INSN_SIZE = 8;
+/** BPF relocation types (R_BPF_*) and the bytes each one patches. */
+const RELOC_WIDTH: Record<number, number> = {
+  0: 0, // R_BPF_NONE
+  1: 8, // R_BPF_64_64: ld_imm64 (16 bytes in code, checked below)
+  2: 8, // R_BPF_64_ABS64
+  3: 4, // R_BPF_64_ABS32
+  4: 4, // R_BPF_64_NODYLD32
+  10: 4, // R_BPF_64_32: the imm of a call
+};
+/** The highest `enum bpf_core_relo_kind` (BPF_CORE_TYPE_MATCHES). */
+const MAX_CORE_RELO_KIND = 12;
+
+const ALLOWED_TYPES = new Set([
+  SHT_NULL,
+  SHT_PROGBITS,
+  SHT_SYMTAB,
+  SHT_STRTAB,
+  SHT_RELA,
+  SHT_NOTE,
+  SHT_NOBITS,
+  SHT_REL,
+  SHT_LLVM_ADDRSIG,
+]);
+
+/**
+ * Checks that `bytes` is a BPF relocatable object whose every offset, size
+ * and index is in bounds and of the right kind, so that libbpf may open it.
+ * Pure: no system calls. Throws {@link ObjectFileError} with a one-line
+ * reason naming `name`; returns the parsed file.
+ */
+export function validateBpfObject(name: string, bytes: Uint8Array): ElfFile {
+  try {
+    const elf = new ElfFile(name, bytes);
+    new Validator(elf).run();
+    return elf;
+  } catch (e) {
+    if (e instanceof RangeError) {
+      throw new ObjectFileError(`${name}: malformed object (${e.message})`);
+    }
+    throw e;
+  }
+}
+
+class Validator {
+  readonly elf: ElfFile;
+  readonly v: DataView;
+  readonly name: string;
+  symtab!: Section;
+  symbols: ElfSymbol[] = [];
+
+  constructor(elf: ElfFile) {
+    this.elf = elf;
+    this.v = elf.view;
+    this.name = elf.file;
+  }
+
+  fail(why: string): never {
+    throw new ObjectFileError(`${this.name}: ${why}`);
+  }
+
+  sec(s: Section): string {
+    return `section #${s.index} '${s.name}'`;
+  }
+
+  run(): void {
+    const { elf } = this;
+    const type = this.v.getUint16(16, true);
+    if (type !== ET_REL) {
+      this.fail(
+        `not a relocatable object (ELF type ${type}, expected ${ET_REL})`,
+      );
+    }
+    if (elf.machine !== EM_BPF) {
+      this.fail(
+        `not a BPF object (ELF machine ${elf.machine}, expected ${EM_BPF})`,
+      );
+    }
+    this.sections();
+    this.symbolTable();
+    for (const s of elf.sections) {
+      if (s.type === SHT_REL || s.type === SHT_RELA) this.relocations(s);
+    }
+    const btfSec = elf.section(".BTF");
+    let btf: Btf | undefined;
+    if (btfSec) {
+      if (btfSec.type !== SHT_PROGBITS) {
+        this.fail(`${this.sec(btfSec)} is not PROGBITS`);
+      }
+      btf = new Btf(this.name, elf.data(btfSec));
+      this.datasecs(btf);
+    }
+    const ext = elf.section(".BTF.ext");
+    if (ext) {
+      if (!btf) this.fail(".BTF.ext without .BTF");
+      if (ext.type !== SHT_PROGBITS) {
+        this.fail(`${this.sec(ext)} is not PROGBITS`);
+      }
+      this.btfExt(btf, elf.data(ext));
+    }
+  }
+
+  sections(): void {
+    const { elf } = this;
+    const n = elf.sections.length;
+    const s0 = elf.sections[0];
+    if (s0.type !== SHT_NULL || s0.flags !== 0n || s0.info !== 0) {
+      this.fail("section #0 is not the null section");
+    }
+    if (elf.sections[elf.shstrndx].type !== SHT_STRTAB) {
+      this.fail("the section name table is not a string table");
+    }
+    let symtabs = 0;
+    for (const s of elf.sections.slice(1)) {
+      if (!ALLOWED_TYPES.has(s.type)) {
+        this.fail(
+          `${this.sec(s)} has type 0x${
+            s.type.toString(16)
+          }, which BPF objects do not use`,
+        );
+      }
+      if (s.type === SHT_NULL) this.fail(`${this.sec(s)} is a null section`);
+      if ((s.flags & BigInt(SHF_EXECINSTR)) && s.type !== SHT_PROGBITS) {
+        this.fail(`${this.sec(s)} is executable but not PROGBITS`);
+      }
+      if ((s.flags & BigInt(SHF_EXECINSTR)) && s.size % INSN_SIZE) {
+        this.fail(
+          `${this.sec(s)} size ${s.size} is not a whole number of instructions`,
+        );
+      }
+      if (s.link >= n) {
+        this.fail(`${this.sec(s)} sh_link ${s.link} is past the last section`);
+      }
+      if (s.type === SHT_SYMTAB) symtabs++;
+    }
+    if (symtabs !== 1) {
+      this.fail(
+        symtabs ? "more than one symbol table" : "no symbol table (stripped?)",
+      );
+    }
+  }
+
+  symbolTable(): void {
+    const { elf } = this;
+    const st = elf.sections.find((s) => s.type === SHT_SYMTAB)!;
+    this.symtab = st;
+    if (st.entsize !== SYM_SIZE || st.size % SYM_SIZE || st.size === 0) {
+      this.fail(
+        `symbol table: entry size ${st.entsize} / size ${st.size} are not those of ELF64 symbols`,
+      );
+    }
+    const strtab = elf.sections[st.link];
+    if (st.link === 0 || strtab.type !== SHT_STRTAB) {
+      this.fail(`symbol table sh_link ${st.link} is not a string table`);
+    }
+    const count = st.size / SYM_SIZE;
+    if (st.info > count) {
+      this.fail(`symbol table sh_info ${st.info} is past its ${count} symbols`);
+    }
+    this.symbols = elf.symbols();
+    this.symbols.forEach((sym, i) => {
+      const sh = sym.shndx;
+      const what = `symbol #${i} '${sym.name}'`;
+      if (sh === SHN_UNDEF || sh === SHN_ABS || sh === SHN_COMMON) return;
+      if (sh >= SHN_LORESERVE) {
+        this.fail(`${what} has reserved section index 0x${sh.toString(16)}`);
+      }
+      const s = elf.sections[sh];
+      if (!s) {
+        this.fail(`${what} names section #${sh}, past the last section`);
+      }
+      if (s.type !== SHT_PROGBITS && s.type !== SHT_NOBITS) {
+        this.fail(`${what} is defined in ${this.sec(s)}, which holds no data`);
+      }
+      if (sym.value + sym.size > s.size) {
+        this.fail(
+          `${what} (offset ${sym.value}, size ${sym.size}) extends past the end of ${
+            this.sec(s)
+          } (${s.size} bytes)`,
+        );
+      }
+      if (
+        (s.flags & BigInt(SHF_EXECINSTR)) && sym.type === 2 /* FUNC */ &&
+        (sym.value % INSN_SIZE || sym.size % INSN_SIZE)
+      ) {
+        this.fail(`${what} does not start and end on an instruction`);
+      }
+    });
+  }
+
+  relocations(r: Section): void {
+    const { elf } = this;
+    const rela = r.type === SHT_RELA;
+    const size = rela ? 24 : 16;
+    if (r.entsize !== size || r.size % size) {
+      this.fail(
+        `relocation ${
+          this.sec(r)
+        }: entry size ${r.entsize} / size ${r.size} are not those of ELF64 ${
+          rela ? "Rela" : "Rel"
+        } entries`,
+      );
+    }
+    if (r.link !== this.symtab.index) {
+      this.fail(
+        `relocation ${
+          this.sec(r)
+        } sh_link ${r.link} is not the symbol table (#${this.symtab.index})`,
+      );
+    }
+    const t = elf.sections[r.info];
+    if (r.info === 0 || !t) {
+      this.fail(
+        `relocation ${
+          this.sec(r)
+        } sh_info ${r.info} names no section to relocate`,
+      );
+    }
+    if (t.type !== SHT_PROGBITS) {
+      this.fail(
+        `relocation ${this.sec(r)} targets ${
+          this.sec(t)
+        }, which is not PROGBITS`,
+      );
+    }
+    const exec = (t.flags & BigInt(SHF_EXECINSTR)) !== 0n;
+    const nsyms = this.symbols.length;
+    for (let i = 0, o = r.offset; o < r.offset + r.size; i++, o += size) {
+      const off = Number(this.v.getBigUint64(o, true));
+      const info = this.v.getBigUint64(o + 8, true);
+      const sym = Number(info >> 32n);
+      const type = Number(info & 0xffffffffn);
+      const what = `relocation #${i} of ${this.sec(r)}`;
+      if (sym === 0 || sym >= nsyms) {
+        this.fail(`${what} names symbol #${sym}, not in the symbol table`);
+      }
+      const width = RELOC_WIDTH[type];
+      if (width === undefined) {
+        this.fail(`${what} has type ${type}, not a BPF relocation`);
+      }
+      if (exec) {
+        const need = type === 1 ? 2 * INSN_SIZE : INSN_SIZE;
+        if (off % INSN_SIZE || off + need > t.size) {
+          this.fail(
+            `${what} offset ${off} is not an instruction of ${this.sec(t)}`,
+          );
+        }
+      } else if (off + width > t.size) {
+        this.fail(`${what} offset ${off} is past the end of ${this.sec(t)}`);
+      }
+    }
+  }
+
+  datasecs(btf: Btf): void {
+    for (const t of btf.types) {
+      if (t.kind !== Kind.DATASEC) continue;
+      const s = this.elf.section(t.name);
+      if (!s) continue;
+      for (const [i, sv] of t.secVars!.entries()) {
+        if (sv.offset + sv.size > s.size) {
+          this.fail(
+            `BTF DATASEC '${t.name}' variable #${i} (offset ${sv.offset}, size ${sv.size}) extends past the end of ${
+              this.sec(s)
+            } (${s.size} bytes)`,
+          );
+        }
+      }
+    }
+  }
+
+  btfExt(btf: Btf, bytes: Uint8Array): void {
+    const bad: (why: string) => never = (why) =>
+      this.fail(`malformed .BTF.ext section (${why})`);
+    const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (bytes.length < 24) bad("header is incomplete");
+    if (v.getUint16(0, true) !== 0xeb9f) bad("bad magic");
+    if (bytes[2] !== 1) bad(`version ${bytes[2]}`);
+    if (bytes[3] !== 0) bad(`flags ${bytes[3]}`);
+    const hdrLen = v.getUint32(4, true);
+    if (hdrLen < 24 || hdrLen > bytes.length) bad(`header length ${hdrLen}`);
+    const parts: [string, number, number, number][] = [
+      ["func_info", 8, v.getUint32(8, true), v.getUint32(12, true)],
+      ["line_info", 16, v.getUint32(16, true), v.getUint32(20, true)],
+    ];
+    if (hdrLen >= 32) {
+      parts.push([
+        "core_relo",
+        16,
+        v.getUint32(24, true),
+        v.getUint32(28, true),
+      ]);
+    }
+    const str = (off: number, what: string) => {
+      if (off >= btf.strings.length) bad(`${what}: bad string offset ${off}`);
+      return btf.str(off);
+    };
+    for (const [what, minRec, off, len] of parts) {
+      if (len === 0) continue;
+      const start = hdrLen + off;
+      const end = start + len;
+      if (off % 4 || end > bytes.length || len < 4) {
+        bad(`${what} (offset ${off}, length ${len}) is out of bounds`);
+      }
+      const rec = v.getUint32(start, true);
+      if (rec < minRec || rec % 4) bad(`${what} record size ${rec}`);
+      let p = start + 4;
+      while (p < end) {
+        if (p + 8 > end) bad(`${what} is truncated`);
+        const secName = str(v.getUint32(p, true), `${what} section name`);
+        const n = v.getUint32(p + 4, true);
+        p += 8;
+        const sec = this.elf.section(secName);
+        if (!sec || !(sec.flags & BigInt(SHF_EXECINSTR))) {
+          bad(`${what} names '${secName}', not a code section of the object`);
+        }
+        if (n === 0 || p + n * rec > end) {
+          bad(`${what} of '${secName}' has ${n} records of ${rec} bytes`);
+        }
+        for (let i = 0; i < n; i++, p += rec) {
+          const insnOff = v.getUint32(p, true);
+          const at = `${what} #${i} of '${secName}'`;
+          if (insnOff % INSN_SIZE || insnOff >= sec.size) {
+            bad(`${at} names offset ${insnOff}, not an instruction`);
+          }
+          const a = v.getUint32(p + 4, true);
+          if (what === "func_info") {
+            if (a >= btf.types.length || btf.types[a].kind !== Kind.FUNC) {
+              bad(`${at} names BTF type #${a}, not a FUNC`);
+            }
+          } else if (what === "line_info") {
+            str(a, `${at} file name`);
+            str(v.getUint32(p + 8, true), `${at} line`);
+          } else {
+            if (a === 0 || a >= btf.types.length) {
+              bad(`${at} names BTF type #${a}, not in .BTF`);
+            }
+            str(v.getUint32(p + 8, true), `${at} access string`);
+            const kind = v.getUint32(p + 12, true);
+            if (kind > MAX_CORE_RELO_KIND) bad(`${at} has kind ${kind}`);
+          }
+        }
+      }
+    }
+  }
+}
