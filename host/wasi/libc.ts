@@ -1,6 +1,6 @@
 /**
- * The C library calls the WASI layer makes, opened lazily with
- * `Deno.dlopen` on first use (module load opens nothing).
+ * The C library calls the WASI layer makes, through `Deno.dlopen`: each
+ * symbol is bound on its first use (module load opens nothing).
  *
  * One symbol table; each parameter is commented with its C name. Set
  * `WASM_BPF_LIBC` to load another file than `libc.so.6`. Linux x86-64 only:
@@ -227,12 +227,9 @@ function libraryPath(): string {
   }
 }
 
-/** libc's symbols, opening the library on first use. */
-export function libc(): Libc {
-  if (lib) return lib;
-  const path = libraryPath();
+function bind<K extends keyof typeof LIBC_SYMBOLS>(name: K, path: string) {
   try {
-    lib = Deno.dlopen(path, LIBC_SYMBOLS).symbols as unknown as Libc;
+    return Deno.dlopen(path, { [name]: LIBC_SYMBOLS[name] }).symbols[name];
   } catch (e) {
     if (e instanceof Deno.errors.PermissionDenied) throw e;
     throw new Error(
@@ -242,7 +239,27 @@ export function libc(): Libc {
       { cause: e },
     );
   }
-  return lib;
+}
+
+/**
+ * libc's symbols. Each is bound on its first use (Deno builds a trampoline
+ * per symbol, about 0.3 ms each): a guest that only prints pays for a few.
+ */
+export function libc(): Libc {
+  if (lib) return lib;
+  const path = libraryPath();
+  const l = {} as Record<string, unknown>;
+  for (const name of Object.keys(LIBC_SYMBOLS) as (keyof Libc)[]) {
+    Object.defineProperty(l, name, {
+      configurable: true,
+      get() {
+        const value = bind(name, path);
+        Object.defineProperty(l, name, { value });
+        return value;
+      },
+    });
+  }
+  return lib = l as unknown as Libc;
 }
 
 /** The calling thread's errno, read right after a failed call. */
