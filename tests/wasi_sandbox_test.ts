@@ -267,13 +267,22 @@ Deno.test("writing through a symlink cannot change a file outside", () => {
     "settimes",
     "evil",
     "1",
+    "symlink",
+    `${box.outside}/created`, // dangling: O_CREAT would make it
+    "dangling",
+    "write",
+    "dangling",
+    "1",
+    "PWNED",
   ], { writable: true });
   assert.equal(Deno.readTextFileSync(box.targetPath), "ORIGINAL");
-  assert.deepEqual(results(r.lines, "symlink"), ["ok", "ok"]);
+  assert.throws(() => Deno.lstatSync(`${box.outside}/created`));
+  assert.deepEqual(results(r.lines, "symlink"), ["ok", "ok", "ok"]);
   assert.deepEqual(results(r.lines, "write"), [
     `err ${Errno.LOOP}`,
     `err ${Errno.NOTCAPABLE}`,
     `err ${Errno.NOTCAPABLE}`, // "overwrite" prints as "write"
+    `err ${Errno.NOTCAPABLE}`,
   ]);
   assert.deepEqual(results(r.lines, "append"), [`err ${Errno.LOOP}`]);
   assert.deepEqual(results(r.lines, "settimes"), [`err ${Errno.NOTCAPABLE}`]);
@@ -631,6 +640,33 @@ Deno.test("sleep sleeps, and a wake of the eventfd from another thread ends it w
   const late = end - wokeAt[0];
   console.log(`  sleep ended ${late.toFixed(1)} ms after the wake`);
   assert.ok(late >= 0 && late < 100, `${late} ms`);
+});
+
+Deno.test("a read of a stdin that never has data ends at the wake", async () => {
+  using box = makeBox();
+  const { WakeFd } = await import("../ffi/mod.ts");
+  using wake = WakeFd.create();
+  using quiet = WakeFd.create(); // an eventfd nobody writes: stdin
+  const flag = new Int32Array(new SharedArrayBuffer(4));
+  const wokeAt = new Float64Array(new SharedArrayBuffer(8));
+  const worker = new Worker(
+    new URL("./guests/wasi-attack/helper_worker.ts", import.meta.url),
+    { type: "module" },
+  );
+  const woke = Promise.withResolvers<void>();
+  worker.onmessage = () => woke.resolve();
+  worker.postMessage({ task: "wake", fd: wake.fd, ms: 200, flag, wokeAt });
+  const r = run(box, ["stdin"], {
+    stdin: quiet.fd,
+    wakeFd: wake.fd,
+    interrupted: () => Atomics.load(flag, 0) ? "SIGTERM" : false,
+  });
+  const end = performance.timeOrigin + performance.now();
+  await woke.promise;
+  worker.terminate();
+  assert.ok(r.code instanceof WasiInterrupted, String(r.code));
+  assert.equal((r.code as WasiInterrupted).reason, "SIGTERM");
+  assert.ok(end - wokeAt[0] < 100, `${end - wokeAt[0]} ms`);
 });
 
 Deno.test("close() releases every host fd the guest opened, and the preopens", () => {
