@@ -224,7 +224,10 @@ export function cString(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
 
 /** A WASI errno as a throwable, caught at the import boundary. */
 export class WasiErrno {
-  /** @param errno the WASI errno the import returns */
+  /**
+   * A failure with `errno`.
+   * @param errno the WASI errno the import returns
+   */
   constructor(readonly errno: Errno) {}
 }
 
@@ -286,13 +289,21 @@ export function openBeneath(
 
 /** `struct stat` (x86-64) fields the layer reads. */
 export interface Stat {
+  /** st_dev */
   dev: bigint;
+  /** st_ino */
   ino: bigint;
+  /** st_nlink */
   nlink: bigint;
+  /** st_mode (type and permission bits) */
   mode: number;
+  /** st_size */
   size: bigint;
+  /** st_atim in ns */
   atim: bigint;
+  /** st_mtim in ns */
   mtim: bigint;
+  /** st_ctim in ns */
   ctim: bigint;
 }
 

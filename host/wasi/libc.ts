@@ -202,7 +202,8 @@ export const LIBC_SYMBOLS = {
 
 // Deno takes a number where a 64-bit integer is expected (offsets and sizes
 // fit in 53 bits); the table says bigint, the calls may pass either.
-type Loosen<F> = F extends (...args: infer A) => infer R ? (
+/** A function type whose bigint parameters also take a number. */
+export type Loosen<F> = F extends (...args: infer A) => infer R ? (
     ...args: { [K in keyof A]: A[K] extends bigint ? number | bigint : A[K] }
   ) => R
   : F;

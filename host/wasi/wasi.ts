@@ -92,7 +92,10 @@ export interface WasiOptions {
 export class WasiInterrupted extends Error {
   /** What `interrupted()` returned (e.g. "SIGINT"). */
   readonly reason: string;
-  /** @param reason why the guest is stopped */
+  /**
+   * An interrupt for `reason`.
+   * @param reason why the guest is stopped
+   */
   constructor(reason: string) {
     super(`guest interrupted by ${reason}`);
     this.name = "WasiInterrupted";
@@ -105,7 +108,10 @@ export class WasiInterrupted extends Error {
  * it. Code that calls into the guest itself (callbacks) must let it pass.
  */
 export class WasiExit {
-  /** @param code the u32 the guest passed to proc_exit */
+  /**
+   * The guest's exit.
+   * @param code the u32 the guest passed to proc_exit
+   */
   constructor(readonly code: number) {}
 }
 
@@ -237,7 +243,8 @@ export class Wasi {
     return { wasi_snapshot_preview1: this.#ns };
   }
 
-  /** The exit code after {@link start} or a caught proc_exit: 0-255. */
+  /** The exit code (0-255) once the guest called proc_exit or {@link start}
+   * returned; undefined before. */
   get exitCode(): number | undefined {
     return this.#exitCode;
   }
@@ -794,6 +801,7 @@ export class Wasi {
       poll_oneoff: (inp: number, out: number, n: number, nout: number) =>
         this.#poll(inp, out, n, nout),
       proc_exit: (code: number) => {
+        this.#exitCode = code & 0xff;
         throw new WasiExit(code >>> 0);
       },
       proc_raise: () => Errno.NOSYS,
