@@ -5,11 +5,13 @@
  * @module
  */
 import { BpfError, type BpfMap, BpfObject, Errno } from "../ffi/mod.ts";
-import { c, cstr, errno } from "../ffi/native.ts";
-import { Btf } from "../objfile/btf.ts";
-import { ElfFile, EM_BPF, ObjectFileError } from "../objfile/elf.ts";
+import { c } from "../ffi/native.ts";
+import { ObjectFileError } from "../objfile/elf.ts";
+import { inspectPrograms, type ProgramInfo } from "../objfile/inspect.ts";
+import { validateBpfObject } from "../objfile/validate.ts";
 import { AbiError } from "./errors.ts";
 import { carriedFd } from "./maps.ts";
+import { actingHelpers } from "./policy.ts";
 import type { Session } from "./session.ts";
 
 /** `wasm_load_bpf_object`: a new handle (failures throw; the import says 0). */
@@ -26,18 +28,30 @@ export function loadObject(s: Session, ptr: number, len: number): bigint {
     .slice();
   const handle = s.objects.nextHandle();
   const name = `${s.name}#${handle}`;
-  validateElf(name, bytes);
+  // before libbpf sees anything: the structure, then what the code calls
+  const programs = inspect(name, bytes).filter((p) => !p.section.startsWith("?") // autoload off: libbpf does not load them
+  );
+  s.policy.checkPrograms(name, programs);
   const obj = BpfObject.open(bytes, {
     name,
     logger: s.libbpfLogger(),
-    pinRoot: pinRootOf(s),
+    pinRoot: s.policy.pinRoot,
   });
   let pins: BpfMap[];
+  let heldBytes: number;
   try {
-    for (const p of obj.programs) {
-      if (p.autoload) s.policy.checkProgram(p.name, p.section);
-    }
-    refuseForeignPins(name, obj);
+    heldBytes = s.policy.checkMaps(
+      name,
+      obj.maps.map((m) => ({
+        name: m.name,
+        type: m.type,
+        keySize: m.keySize,
+        valueSize: m.valueSize,
+        maxEntries: m.maxEntries,
+        pinPath: m.pinPath,
+      })),
+      s.objects.heldBytes,
+    );
     obj.load();
     pins = obj.maps.filter((m) => m.pinPath !== undefined && m.pinned);
   } catch (e) {
@@ -52,7 +66,7 @@ export function loadObject(s: Session, ptr: number, len: number): bigint {
     }
     throw e;
   }
-  s.objects.add(handle, obj, 0, pins, carriedFd);
+  s.objects.add(handle, obj, heldBytes, pins, carriedFd);
   s.debug(
     `loaded object ${name}: programs ${
       obj.programs.map((p) => `${p.name} (${p.section})`).join(", ")
@@ -61,8 +75,13 @@ export function loadObject(s: Session, ptr: number, len: number): bigint {
   s.audit({
     event: "load",
     handle: Number(handle),
-    programs: obj.programs.map((p) => ({ name: p.name, section: p.section })),
+    programs: programs.map((p) => ({
+      name: p.name,
+      section: p.section,
+      helpers: actingHelpers(p),
+    })),
     maps: obj.maps.map((m) => m.name),
+    heldBytes,
   });
   s.fdsChanged();
   return handle;
@@ -82,58 +101,28 @@ export function attachProgram(
     ? ""
     : s.mem.cstring(targetPtr, "wasm_attach_bpf_program: target");
   const prog = e.obj.program(name);
-  s.policy.checkAttach(prog.name, prog.section, target);
-  const link = prog.attach(target, s.libbpfLogger());
+  // the policy resolves the target (cgroup, binary) it checked: that one
+  const checked = s.policy.checkAttach(prog.name, prog.section, target);
+  const link = prog.attach(checked, s.libbpfLogger());
   s.debug(`attached ${link.description}`);
   s.audit({
     event: "attach",
     handle: Number(handle),
     program: name,
     section: prog.section,
-    target,
+    target: checked,
   });
   s.fdsChanged();
   return 0;
 }
 
-/** The directory the policy pins maps under (libbpf's default if none). */
-function pinRootOf(s: Session): string | undefined {
-  return (s.policy as { pinRoot?: string }).pinRoot;
-}
-
 /**
- * Refuses maps declared with `pinning` whose pin path exists already:
- * libbpf would reuse that map, which belongs to some other program (or
- * guest), and the guest would read and write it as its own.
+ * Checks the object's ELF structure and BTF (libbpf trusts its input more
+ * than a host of untrusted guests may) and lists its programs' calls.
  */
-function refuseForeignPins(name: string, obj: BpfObject): void {
-  for (const m of obj.maps) {
-    const path = m.pinPath;
-    if (path === undefined) continue;
-    const taken = c().access(cstr(path), 0) === 0 || errno() !== Errno.ENOENT;
-    if (taken) {
-      throw new AbiError(
-        `cannot load BPF object '${name}': map '${m.name}' would reuse the map pinned at ${path}, which this guest did not create; remove the pin or rename the map`,
-        Errno.EEXIST,
-      );
-    }
-  }
-}
-
-/**
- * Checks the object's ELF structure and BTF before libbpf sees it: libbpf
- * trusts its input more than a host of untrusted guests may.
- */
-function validateElf(name: string, bytes: Uint8Array): void {
+function inspect(name: string, bytes: Uint8Array): ProgramInfo[] {
   try {
-    const elf = new ElfFile(name, bytes);
-    if (elf.machine !== EM_BPF) {
-      throw new ObjectFileError(
-        `${name}: not a BPF object (ELF machine ${elf.machine}, expected ${EM_BPF})`,
-      );
-    }
-    for (const s of elf.sections) elf.data(s);
-    if (elf.section(".BTF")) Btf.fromElf(elf);
+    return inspectPrograms(validateBpfObject(name, bytes));
   } catch (e) {
     if (e instanceof ObjectFileError || e instanceof RangeError) {
       throw new AbiError(

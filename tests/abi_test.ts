@@ -259,7 +259,10 @@ Deno.test("a guest spinning without calling the host is terminated after the gra
   await tool.waitFor(/^ready/);
   const res = await tool.stop();
   assert.equal(res.code, 130, res.stderr);
-  assert.match(res.stderr, /SIGINT; it did not stop within \d+ ms and was ended/);
+  assert.match(
+    res.stderr,
+    /SIGINT; it did not stop within \d+ ms and was ended/,
+  );
   await assertNoBpfLeaks(before);
 });
 
@@ -271,7 +274,10 @@ Deno.test("a guest spinning inside a callback: stopped by SIGINT and by the time
   await tool.waitFor(/^spinning/);
   const res = await tool.stop();
   assert.equal(res.code, 130, res.stderr);
-  assert.match(res.stderr, /SIGINT; it did not stop within \d+ ms and was ended/);
+  assert.match(
+    res.stderr,
+    /SIGINT; it did not stop within \d+ ms and was ended/,
+  );
   await assertNoBpfLeaks(before);
 
   const limited = new Tool("--timeout", ["1", await guest(), "spin"]);

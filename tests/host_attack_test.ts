@@ -8,9 +8,14 @@
  *    that its BPF program reaches the other guest's map.
  */
 import assert from "node:assert/strict";
-import { assertNoBpfLeaks, bpfSnapshot, buildGuest } from "./util.ts";
+import {
+  assertNoBpfLeaks,
+  bpfNewSince,
+  bpfSnapshot,
+  buildGuest,
+} from "./util.ts";
 import { spawnAndWait, Tool } from "../examples/tool_test_util.ts";
-import { BpfObject, WasmBpfHost } from "../mod.ts";
+import { BpfObject, type HostOptions, WasmBpfHost } from "../mod.ts";
 
 const DIR = "tests/guests/host-attack";
 const ME = String(Deno.pid);
@@ -108,8 +113,16 @@ type Abi = {
 
 const NAME = 1024, KEY = 2048, VALUE = 2056, OBJ = 65536;
 
-function stubGuest(name: string, logs: string[]) {
-  const host = new WasmBpfHost({ name, log: (l) => logs.push(l) });
+function stubGuest(
+  name: string,
+  logs: string[],
+  options: Omit<HostOptions, "name" | "log"> = {},
+) {
+  const host = new WasmBpfHost({
+    name,
+    log: (l) => logs.push(l),
+    ...options,
+  });
   const abi = host.imports().wasm_bpf as unknown as Abi;
   const instance = new WebAssembly.Instance(STUB, {});
   host.bind(instance);
@@ -135,6 +148,7 @@ function stubGuest(name: string, logs: string[]) {
       return h;
     },
     fd: (h: bigint, map: string) => abi.wasm_bpf_map_fd_by_name(h, str(map)),
+    close: (h: bigint) => abi.wasm_close_bpf_object(h),
     attach: (h: bigint, prog: string) =>
       abi.wasm_attach_bpf_program(h, str(prog), 0),
     /** update(fd, key, value): the import's result */
@@ -304,5 +318,109 @@ Deno.test("pinned maps: a guest never gets another program's pinned map, and lea
   } finally {
     if (exists(PIN)) Deno.removeSync(PIN);
   }
+  await assertNoBpfLeaks(before);
+});
+
+/** The maps the kernel has now, by id. */
+function kernelMaps(): Map<number, { name?: string; bytes_memlock?: number }> {
+  const out = new TextDecoder().decode(
+    new Deno.Command("bpftool", { args: ["-j", "map", "show"] }).outputSync()
+      .stdout,
+  );
+  const maps = JSON.parse(out || "[]") as {
+    id: number;
+    name?: string;
+    bytes_memlock?: number;
+  }[];
+  return new Map(maps.map((m) => [m.id, m]));
+}
+
+Deno.test("kernel memory: an object with two 1 GiB ring buffers is refused under the default cap", async () => {
+  const before = bpfSnapshot();
+  const obj = await Deno.readFile(`${await buildGuest(DIR)}/host_ring.bpf.o`);
+  const logs: string[] = [];
+  const g = stubGuest("hog", logs);
+  try {
+    const h = g.tryLoad(obj);
+    const fresh = bpfNewSince(before).maps;
+    const big = [...kernelMaps()].filter(([id, m]) =>
+      fresh.has(id) && (m.name === "big1" || m.name === "big2")
+    );
+    assert.deepEqual(big, [], "no 1 GiB ring buffer was created");
+    assert.equal(h, 0n, "the object is refused");
+  } finally {
+    g.host.close();
+  }
+  await assertNoBpfLeaks(before);
+});
+
+Deno.test("objects: loading object after object is refused at the default cap, and closing one makes room", async () => {
+  const before = bpfSnapshot();
+  const obj = await Deno.readFile(`${await buildGuest(DIR)}/host_tiny.bpf.o`);
+  const logs: string[] = [];
+  const g = stubGuest("hoarder", logs);
+  const BOUND = 1000;
+  try {
+    let n = 0;
+    let last = 0n;
+    for (; n < BOUND; n++) {
+      const h = g.tryLoad(obj);
+      if (!h) break;
+      last = h;
+    }
+    assert(n < BOUND, `all ${BOUND} objects loaded: there is no cap`);
+    assert(n > 0, logs.join("\n"));
+    assert.equal(g.host.objectCount, n);
+    assert.equal(g.close(last), 0);
+    assert(g.tryLoad(obj) > 0n, "a closed object's place can be taken");
+  } finally {
+    g.host.close();
+  }
+  await assertNoBpfLeaks(before);
+});
+
+Deno.test("kernel memory: what a guest's open objects hold counts against its cap, and closing one gives it back", async () => {
+  const before = bpfSnapshot();
+  const obj = await Deno.readFile(`${await buildGuest(DIR)}/host_tiny.bpf.o`);
+  const logs: string[] = [];
+  // each object holds a 1 MiB ring buffer and a little more
+  const g = stubGuest("saver", logs, {
+    policy: { maxMapMemoryBytes: 3 * 2 ** 20 },
+  });
+  try {
+    const first = g.load(obj);
+    g.load(obj);
+    assert.equal(g.tryLoad(obj), 0n, "a third object is past the cap");
+    assert.equal(g.host.objectCount, 2);
+    assert.equal(g.close(first), 0);
+    assert(g.tryLoad(obj) > 0n, logs.join("\n"));
+  } finally {
+    g.host.close();
+  }
+  await assertNoBpfLeaks(before);
+});
+
+Deno.test("audit: the record of a load lists each program's acting helpers", async () => {
+  const before = bpfSnapshot();
+  const obj = await Deno.readFile(`${await buildGuest(DIR)}/host_tiny.bpf.o`);
+  const logs: string[] = [];
+  const events: Record<string, unknown>[] = [];
+  const g = stubGuest("audited", logs, { audit: (e) => events.push(e) });
+  try {
+    g.load(obj);
+  } finally {
+    g.host.close();
+  }
+  const load = events.find((e) => e.event === "load");
+  assert(load, JSON.stringify(events));
+  assert.deepEqual(load.programs, [
+    { name: "count", section: "tp/syscalls/sys_enter_getppid", helpers: [] },
+    {
+      name: "nudge",
+      section: "tp/syscalls/sys_enter_getpgid",
+      helpers: ["bpf_send_signal"],
+    },
+  ]);
+  assert(Number(load.heldBytes) >= 2 ** 20, "the 1 MiB ring is counted");
   await assertNoBpfLeaks(before);
 });
