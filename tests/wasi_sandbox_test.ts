@@ -642,6 +642,24 @@ Deno.test("sleep sleeps, and a wake of the eventfd from another thread ends it w
   assert.ok(late >= 0 && late < 100, `${late} ms`);
 });
 
+Deno.test("poll_oneoff on fds: ready stdio, a bad fd; a non-blocking read of a silent stdin", async () => {
+  using box = makeBox();
+  const t0 = performance.now();
+  const r = run(box, ["pollfd"]);
+  // null stdin: readable, hung up; a sink: writable; fd 99: BADF; the 1 s
+  // clock does not hold the answer back
+  assert.deepEqual(results(r.lines, "pollfd"), [
+    `ok 10:1:0:1 11:2:0:0 12:1:${Errno.BADF}:0`,
+  ]);
+  assert.ok(performance.now() - t0 < 900);
+  const { WakeFd } = await import("../ffi/mod.ts");
+  using quiet = WakeFd.create();
+  const nb = run(box, ["nbread"], { stdin: quiet.fd });
+  assert.deepEqual(results(nb.lines, "nbread"), [
+    `flags=4 read=${Errno.AGAIN}`,
+  ]);
+});
+
 Deno.test("a read of a stdin that never has data ends at the wake", async () => {
   using box = makeBox();
   const { WakeFd } = await import("../ffi/mod.ts");

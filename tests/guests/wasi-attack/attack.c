@@ -172,6 +172,44 @@ static void cmd_sleep(long ms) {
 	       ev.type, (unsigned long long)((t1 - t0) / 1000000));
 }
 
+/* pollfd: fd_read on stdin, fd_write on stdout, fd_read on a bad fd and a
+ * 1 s clock: prints the events that come back (userdata:type:error:flags) */
+static void cmd_pollfd(void) {
+	__wasi_subscription_t subs[4] = { 0 };
+	for (int k = 0; k < 4; k++) subs[k].userdata = 10 + k;
+	subs[0].u.tag = __WASI_EVENTTYPE_FD_READ;
+	subs[0].u.u.fd_read.file_descriptor = 0;
+	subs[1].u.tag = __WASI_EVENTTYPE_FD_WRITE;
+	subs[1].u.u.fd_write.file_descriptor = 1;
+	subs[2].u.tag = __WASI_EVENTTYPE_FD_READ;
+	subs[2].u.u.fd_read.file_descriptor = 99;
+	subs[3].u.tag = __WASI_EVENTTYPE_CLOCK;
+	subs[3].u.u.clock.id = __WASI_CLOCKID_MONOTONIC;
+	subs[3].u.u.clock.timeout = 1000000000ull;
+	__wasi_event_t ev[4];
+	__wasi_size_t n = 0;
+	__wasi_errno_t e = __wasi_poll_oneoff(subs, ev, 4, &n);
+	if (e) { result("pollfd", e); return; }
+	printf("pollfd: ok");
+	for (__wasi_size_t k = 0; k < n; k++)
+		printf(" %llu:%d:%d:%d", (unsigned long long)ev[k].userdata, ev[k].type, ev[k].error,
+		       ev[k].fd_readwrite.flags);
+	printf("\n");
+}
+
+/* nbread: sets stdin non-blocking, then one read */
+static void cmd_nbread(void) {
+	__wasi_errno_t e = __wasi_fd_fdstat_set_flags(0, __WASI_FDFLAGS_NONBLOCK);
+	if (e) { result("nbread", e); return; }
+	__wasi_fdstat_t st;
+	__wasi_fd_fdstat_get(0, &st);
+	char buf[8];
+	__wasi_iovec_t iov = { (uint8_t *)buf, sizeof buf };
+	__wasi_size_t n;
+	e = __wasi_fd_read(0, &iov, 1, &n);
+	printf("nbread: flags=%d read=%d\n", st.fs_flags, e);
+}
+
 /* efault: every call gets a pointer past the end of memory */
 static void cmd_efault(void) {
 	int32_t bad = -16; /* 0xfffffff0 */
@@ -247,6 +285,8 @@ int main(int argc, char **argv) {
 		else if (!strcmp(c, "sleep")) cmd_sleep(atol(ARG));
 		else if (!strcmp(c, "race")) { const char *p = ARG; cmd_race(p, atoi(ARG)); }
 		else if (!strcmp(c, "efault")) cmd_efault();
+		else if (!strcmp(c, "pollfd")) cmd_pollfd();
+		else if (!strcmp(c, "nbread")) cmd_nbread();
 		else if (!strcmp(c, "args")) { for (int k = 0; k < argc; k++) printf("arg: %s\n", argv[k]); }
 		else if (!strcmp(c, "env")) {
 			const char *name = ARG;
