@@ -368,8 +368,17 @@ Deno.test("a read-only box: no file, dir, link, rename, removal, time or size ch
     "read",
     "hello",
     "0", // reading is fine
+    "fdwrite",
+    "hello", // but not changing what was opened for reading
   ]);
-  const errs = r.lines.filter((l) => !l.startsWith("read: "));
+  // write, pwrite: the kernel (opened O_RDONLY); size, times, allocate: ROFS
+  assert.deepEqual(results(r.lines, "fdwrite"), [
+    [Errno.BADF, Errno.BADF, Errno.ROFS, Errno.ROFS, Errno.ROFS, Errno.BADF]
+      .join(" "),
+  ]);
+  const errs = r.lines.filter((l) =>
+    !l.startsWith("read: ") && !l.startsWith("fdwrite: ")
+  );
   assert.equal(errs.length, 11, r.out);
   for (const l of errs) assert.match(l, new RegExp(`: err ${Errno.ROFS}$`));
   assert.deepEqual(results(r.lines, "read"), ["ok hello from the box"]);

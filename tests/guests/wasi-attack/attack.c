@@ -210,6 +210,25 @@ static void cmd_nbread(void) {
 	printf("nbread: flags=%d read=%d\n", st.fs_flags, e);
 }
 
+/* fdwrite PATH: opens PATH for reading, then tries to change it through
+ * the fd: write, pwrite, set size, set times, allocate, append flag+write */
+static void cmd_fdwrite(const char *path) {
+	__wasi_fd_t fd;
+	__wasi_errno_t e = open_at(path, 0, 0, R_READ, 0, &fd);
+	if (e) { result("fdwrite", e); return; }
+	__wasi_ciovec_t iov = { (const uint8_t *)"PWNED", 5 };
+	__wasi_size_t n;
+	int w = __wasi_fd_write(fd, &iov, 1, &n);
+	int pw = __wasi_fd_pwrite(fd, &iov, 1, 0, &n);
+	int sz = __wasi_fd_filestat_set_size(fd, 0);
+	int tm = __wasi_fd_filestat_set_times(fd, 0, 0, __WASI_FSTFLAGS_MTIM);
+	int al = __wasi_fd_allocate(fd, 0, 4096);
+	__wasi_fd_fdstat_set_flags(fd, __WASI_FDFLAGS_APPEND);
+	int ap = __wasi_fd_write(fd, &iov, 1, &n);
+	__wasi_fd_close(fd);
+	printf("fdwrite: %d %d %d %d %d %d\n", w, pw, sz, tm, al, ap);
+}
+
 /* efault: every call gets a pointer past the end of memory */
 static void cmd_efault(void) {
 	int32_t bad = -16; /* 0xfffffff0 */
@@ -286,6 +305,7 @@ int main(int argc, char **argv) {
 		else if (!strcmp(c, "race")) { const char *p = ARG; cmd_race(p, atoi(ARG)); }
 		else if (!strcmp(c, "efault")) cmd_efault();
 		else if (!strcmp(c, "pollfd")) cmd_pollfd();
+		else if (!strcmp(c, "fdwrite")) cmd_fdwrite(ARG);
 		else if (!strcmp(c, "nbread")) cmd_nbread();
 		else if (!strcmp(c, "args")) { for (int k = 0; k < argc; k++) printf("arg: %s\n", argv[k]); }
 		else if (!strcmp(c, "env")) {
