@@ -13,7 +13,10 @@
 /** The libc functions the WASI layer uses. */
 export const LIBC_SYMBOLS = {
   // int *__errno_location(void)
-  __errno_location: { parameters: [], result: "pointer" },
+  __errno_location: {
+    parameters: [],
+    result: "pointer",
+  },
   // long syscall(long number = 437 (SYS_openat2), int dirfd,
   //   const char *pathname, struct open_how *how, size_t size)
   openat2: {
@@ -28,15 +31,28 @@ export const LIBC_SYMBOLS = {
     result: "i64",
   },
   // int close(int fd)
-  close: { parameters: ["i32" /* fd */], result: "i32" },
+  close: {
+    parameters: [
+      "i32", // fd
+    ],
+    result: "i32",
+  },
   // ssize_t read(int fd, void *buf, size_t count)
   read: {
-    parameters: ["i32", /* fd */ "buffer", /* buf */ "usize" /* count */],
+    parameters: [
+      "i32", // fd
+      "buffer", // buf
+      "usize", // count
+    ],
     result: "isize",
   },
   // ssize_t write(int fd, const void *buf, size_t count)
   write: {
-    parameters: ["i32", /* fd */ "buffer", /* buf */ "usize" /* count */],
+    parameters: [
+      "i32", // fd
+      "buffer", // buf
+      "usize", // count
+    ],
     result: "isize",
   },
   // ssize_t pread(int fd, void *buf, size_t count, off_t offset)
@@ -61,46 +77,77 @@ export const LIBC_SYMBOLS = {
   },
   // off_t lseek(int fd, off_t offset, int whence)
   lseek: {
-    parameters: ["i32", /* fd */ "i64", /* offset */ "i32" /* whence */],
+    parameters: [
+      "i32", // fd
+      "i64", // offset
+      "i32", // whence
+    ],
     result: "i64",
   },
   // int fstat(int fd, struct stat *statbuf)
   fstat: {
-    parameters: ["i32", /* fd */ "buffer" /* statbuf */],
+    parameters: [
+      "i32", // fd
+      "buffer", // statbuf
+    ],
     result: "i32",
   },
   // int fcntl(int fd, int cmd, int arg)
   fcntl: {
-    parameters: ["i32", /* fd */ "i32", /* cmd */ "i32" /* arg */],
+    parameters: [
+      "i32", // fd
+      "i32", // cmd
+      "i32", // arg
+    ],
     result: "i32",
   },
   // int ftruncate(int fd, off_t length)
   ftruncate: {
-    parameters: ["i32", /* fd */ "i64" /* length */],
+    parameters: [
+      "i32", // fd
+      "i64", // length
+    ],
     result: "i32",
   },
   // int fsync(int fd)
-  fsync: { parameters: ["i32" /* fd */], result: "i32" },
+  fsync: {
+    parameters: [
+      "i32", // fd
+    ],
+    result: "i32",
+  },
   // int fdatasync(int fd)
-  fdatasync: { parameters: ["i32" /* fd */], result: "i32" },
+  fdatasync: {
+    parameters: [
+      "i32", // fd
+    ],
+    result: "i32",
+  },
   // int posix_fadvise(int fd, off_t offset, off_t len, int advice)
   posix_fadvise: {
     parameters: [
-      "i32",
-      /* fd */ "i64",
-      /* offset */ "i64",
-      /* len */ "i32", /* advice */
+      "i32", // fd
+      "i64", // offset
+      "i64", // len
+      "i32", // advice
     ],
     result: "i32",
   },
   // int posix_fallocate(int fd, off_t offset, off_t len)
   posix_fallocate: {
-    parameters: ["i32", /* fd */ "i64", /* offset */ "i64" /* len */],
+    parameters: [
+      "i32", // fd
+      "i64", // offset
+      "i64", // len
+    ],
     result: "i32",
   },
   // int futimens(int fd, const struct timespec times[2])
   futimens: {
-    parameters: ["i32", /* fd */ "buffer" /* times */],
+    parameters: [
+      "i32", // fd
+      "buffer", // times
+    ],
     result: "i32",
   },
   // int utimensat(int dirfd, const char *pathname,
@@ -116,17 +163,29 @@ export const LIBC_SYMBOLS = {
   },
   // ssize_t getdents64(int fd, void *dirp, size_t count)
   getdents64: {
-    parameters: ["i32", /* fd */ "buffer", /* dirp */ "usize" /* count */],
+    parameters: [
+      "i32", // fd
+      "buffer", // dirp
+      "usize", // count
+    ],
     result: "isize",
   },
   // int mkdirat(int dirfd, const char *pathname, mode_t mode)
   mkdirat: {
-    parameters: ["i32", /* dirfd */ "buffer", /* pathname */ "u32" /* mode */],
+    parameters: [
+      "i32", // dirfd
+      "buffer", // pathname
+      "u32", // mode
+    ],
     result: "i32",
   },
   // int unlinkat(int dirfd, const char *pathname, int flags)
   unlinkat: {
-    parameters: ["i32", /* dirfd */ "buffer", /* pathname */ "i32" /* flags */],
+    parameters: [
+      "i32", // dirfd
+      "buffer", // pathname
+      "i32", // flags
+    ],
     result: "i32",
   },
   // int renameat(int olddirfd, const char *oldpath, int newdirfd,
@@ -143,9 +202,9 @@ export const LIBC_SYMBOLS = {
   // int symlinkat(const char *target, int newdirfd, const char *linkpath)
   symlinkat: {
     parameters: [
-      "buffer", /* target */
-      "i32", /* newdirfd */
-      "buffer", /* linkpath */
+      "buffer", // target
+      "i32", // newdirfd
+      "buffer", // linkpath
     ],
     result: "i32",
   },
@@ -176,26 +235,36 @@ export const LIBC_SYMBOLS = {
   //   const struct timespec *tmo_p, const sigset_t *sigmask)
   ppoll: {
     parameters: [
-      "buffer",
-      /* fds */ "u64",
-      /* nfds */ "buffer",
-      /* tmo_p */ "pointer", /* sigmask */
+      "buffer", // fds
+      "u64", // nfds
+      "buffer", // tmo_p
+      "pointer", // sigmask
     ],
     result: "i32",
   },
   // int clock_gettime(clockid_t clockid, struct timespec *tp)
   clock_gettime: {
-    parameters: ["i32", /* clockid */ "buffer" /* tp */],
+    parameters: [
+      "i32", // clockid
+      "buffer", // tp
+    ],
     result: "i32",
   },
   // int clock_getres(clockid_t clockid, struct timespec *res)
   clock_getres: {
-    parameters: ["i32", /* clockid */ "buffer" /* res */],
+    parameters: [
+      "i32", // clockid
+      "buffer", // res
+    ],
     result: "i32",
   },
   // ssize_t getrandom(void *buf, size_t buflen, unsigned int flags)
   getrandom: {
-    parameters: ["buffer", /* buf */ "usize", /* buflen */ "u32" /* flags */],
+    parameters: [
+      "buffer", // buf
+      "usize", // buflen
+      "u32", // flags
+    ],
     result: "isize",
   },
 } as const satisfies Deno.ForeignLibraryInterface;
