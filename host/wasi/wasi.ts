@@ -29,6 +29,14 @@
  *   why, {@link WasiInterrupted} is thrown out of the import to unwind.
  * - A bad guest pointer or length is FAULT. No import throws, except
  *   proc_exit (a sentinel `start()` catches) and the interrupt.
+ * - Exit codes are what a process would see: proc_exit's u32 & 0xff (a C
+ *   `main` returning -1 exits 255).
+ * - An import this layer does not know links and returns NOSYS; proc_raise
+ *   is NOSYS; the sock_* calls answer NOTSOCK (no fd is a socket) or BADF.
+ *   Clock subscriptions on the CPU-time clocks are NOTSUP events.
+ * - At most 4096 guest fds. An fd the guest holds stays with its directory:
+ *   if something outside the guest moves that directory elsewhere, paths
+ *   under that fd resolve there (the guest itself cannot move anything out).
  *
  * Linux x86-64 only (openat2 needs Linux 5.6; setting times through an
  * `O_PATH` fd, 5.8).
