@@ -607,6 +607,16 @@ Deno.test("stdin: end of file by default, a host fd when given", () => {
   }
 });
 
+Deno.test("the guest's fds are its own table: 0-2 and its preopen, no host fd", () => {
+  using box = makeBox();
+  const held = [...Deno.readDirSync("/proc/self/fd")].length;
+  assert.ok(held > 4, "the test process holds host fds to look for");
+  const r = run(box, ["probefds"]);
+  assert.deepEqual(results(r.lines, "probefds"), [
+    "4 open, first beyond 3: -1",
+  ]);
+});
+
 Deno.test("bad pointers and lengths are EFAULT, not a host exception", () => {
   using box = makeBox();
   const r = run(box, ["efault", "exit", "0"]);

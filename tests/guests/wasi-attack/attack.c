@@ -306,6 +306,18 @@ int main(int argc, char **argv) {
 		else if (!strcmp(c, "efault")) cmd_efault();
 		else if (!strcmp(c, "pollfd")) cmd_pollfd();
 		else if (!strcmp(c, "fdwrite")) cmd_fdwrite(ARG);
+		else if (!strcmp(c, "probefds")) {
+			/* every fd number up to 1024: which ones answer? */
+			int open_fds = 0, first = -1;
+			for (int fd = 0; fd < 1024; fd++) {
+				__wasi_fdstat_t st;
+				if (__wasi_fd_fdstat_get(fd, &st) == 0) {
+					open_fds++;
+					if (fd > 3 && first < 0) first = fd;
+				}
+			}
+			printf("probefds: %d open, first beyond 3: %d\n", open_fds, first);
+		}
 		else if (!strcmp(c, "nbread")) cmd_nbread();
 		else if (!strcmp(c, "args")) { for (int k = 0; k < argc; k++) printf("arg: %s\n", argv[k]); }
 		else if (!strcmp(c, "env")) {
