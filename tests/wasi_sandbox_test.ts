@@ -7,10 +7,11 @@
  * judged on the host: were the secret's bytes printed, did a file outside
  * change. The ordinary things (files, dirs, args, env, clocks, sleep and
  * its interruption, stdin, exit codes, bad pointers) still work. No BPF,
- * no root needed.
+ * no root needed, except by the last test, which runs the same guest
+ * through the CLI (`--dir HOST:GUEST[:rw]`).
  */
 import assert from "node:assert/strict";
-import { buildGuest } from "./util.ts";
+import { buildGuest, runCli } from "./util.ts";
 import { Errno, Wasi, WasiInterrupted } from "../host/wasi/mod.ts";
 import { openat2 } from "../host/wasi/fs.ts";
 import { libc } from "../host/wasi/libc.ts";
@@ -736,4 +737,55 @@ Deno.test("close() releases every host fd the guest opened, and the preopens", (
       }),
     /cannot open the directory '.*missing' for the guest's '\/x': no such file/,
   );
+});
+
+Deno.test("the CLI: --dir HOST:GUEST is read-only, :rw writable, both confined", async () => {
+  using box = makeBox();
+  const attack = `${dir}/attack.wasm`;
+  const ro = await runCli([
+    "--dir",
+    `${box.box}:/box`,
+    attack,
+    "write",
+    "new",
+    "0",
+    "x",
+    "symlink",
+    box.secretPath,
+    "abs",
+    "read",
+    "hello",
+    "0",
+  ]);
+  assert.equal(ro.code, 0, ro.stderr);
+  assert.deepEqual(ro.stdout.trim().split("\n"), [
+    `write: err ${Errno.ROFS}`,
+    `symlink: err ${Errno.ROFS}`,
+    "read: ok hello from the box",
+  ]);
+  const rw = await runCli([
+    "--dir",
+    `${box.box}:/box:rw`,
+    attack,
+    "write",
+    "new",
+    "0",
+    "x",
+    "symlink",
+    box.secretPath,
+    "abs",
+    "read",
+    "abs",
+    "1",
+    "exit",
+    "-1",
+  ]);
+  assertNoSecret(box, rw.stdout);
+  assert.equal(rw.code, 255, rw.stderr);
+  assert.deepEqual(rw.stdout.trim().split("\n"), [
+    "write: ok",
+    "symlink: ok",
+    `read: err ${Errno.NOTCAPABLE}`,
+  ]);
+  assert.equal(Deno.readTextFileSync(`${box.box}/new`), "x");
 });
