@@ -143,6 +143,9 @@ const LIBC_SYMBOLS = {
   if_nametoindex: { parameters: ["buffer"], result: "u32" },
   open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
   access: { parameters: ["buffer", "i32"], result: "i32" },
+  // the policy's identity checks (Deno's fs API needs --allow-all for /sys)
+  realpath: { parameters: ["buffer", "buffer"], result: "pointer" },
+  stat: { parameters: ["buffer", "buffer"], result: "i32" },
   getpagesize: { parameters: [], result: "i32" },
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   geteuid: { parameters: [], result: "u32" },

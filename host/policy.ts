@@ -13,6 +13,7 @@
  */
 import type { ProgramInfo } from "../objfile/inspect.ts";
 import { helperId } from "../objfile/helper_ids.ts";
+import { bpf, c, cstr, errno } from "../ffi/native.ts";
 
 /**
  * Program kinds, derived from the ELF section. `lsm`, `fmod_ret`,
@@ -216,27 +217,15 @@ export function estimateMapBytes(m: MapInfo, ncpus: number): number {
   return entries * (round8(m.keySize) + value + HASH_ELEM_OVERHEAD);
 }
 
-/** The number of CPUs in a `/sys/devices/system/cpu/possible` list ("0-3,5"). */
-export function parseCpuList(text: string): number {
-  let n = 0;
-  for (const part of text.trim().split(",")) {
-    if (!part) continue;
-    const [a, b] = part.split("-").map(Number);
-    n += b === undefined ? 1 : b - a + 1;
-  }
-  return n;
-}
-
 let possibleCpus = 0;
 function ncpusPossible(): number {
   if (!possibleCpus) {
     try {
-      possibleCpus = parseCpuList(
-        Deno.readTextFileSync("/sys/devices/system/cpu/possible"),
-      );
+      possibleCpus = bpf().libbpf_num_possible_cpus();
     } catch {
-      possibleCpus = navigator.hardwareConcurrency || 1;
+      // no libbpf: what Deno sees
     }
+    if (!(possibleCpus > 0)) possibleCpus = navigator.hardwareConcurrency || 1;
   }
   return possibleCpus;
 }
@@ -249,23 +238,30 @@ interface FileId {
   ino: number;
 }
 
+// Through libc: Deno's file system API asks for --allow-all for /sys paths
+// (cgroups, interfaces, bpffs), which a least-privilege host does not have.
+
+/** stat(2): device and inode (the first two fields of struct stat). */
 function idOf(path: string): FileId | undefined {
-  try {
-    const st = Deno.statSync(path);
-    return st.dev !== null && st.ino !== null
-      ? { dev: st.dev, ino: st.ino }
-      : undefined;
-  } catch {
-    return undefined;
-  }
+  const st = new Uint8Array(256);
+  if (c().stat(cstr(path), st) !== 0) return undefined;
+  const v = new DataView(st.buffer);
+  return {
+    dev: Number(v.getBigUint64(0, true)),
+    ino: Number(v.getBigUint64(8, true)),
+  };
 }
 
+/** realpath(3): symlinks, `.` and `..` resolved; undefined if it fails. */
 function realPath(path: string): string | undefined {
-  try {
-    return Deno.realPathSync(path);
-  } catch {
-    return undefined;
-  }
+  const buf = new Uint8Array(4096 + 1);
+  if (!c().realpath(cstr(path), buf)) return undefined;
+  return new TextDecoder().decode(buf.subarray(0, buf.indexOf(0)));
+}
+
+/** Whether anything (a dangling symlink aside) is at `path`. */
+function exists(path: string): boolean {
+  return c().access(cstr(path), 0) === 0 || errno() !== 2 /* ENOENT */;
 }
 
 const same = (a: FileId, b: FileId) => a.dev === b.dev && a.ino === b.ino;
@@ -282,6 +278,7 @@ function parentDir(p: string): string {
  */
 function searchBinary(file: string): string | undefined {
   if (file.includes("/")) return file;
+  if (!file) return undefined;
   const env = (k: string) => {
     try {
       return Deno.env.get(k) ?? "";
@@ -295,27 +292,17 @@ function searchBinary(file: string): string | undefined {
     : [env("PATH"), "/usr/bin:/usr/sbin"];
   for (const d of dirs.join(":").split(":").filter(Boolean)) {
     const p = `${d}/${file}`;
-    try {
-      if (Deno.statSync(p).isFile) return p;
-    } catch {
-      // not there
+    if (c().access(cstr(p), lib ? 4 /* R_OK */ : 5 /* R_OK|X_OK */) === 0) {
+      return p;
     }
   }
   return undefined;
 }
 
+/** if_nametoindex(3); undefined for no such interface. */
 function ifindex(name: string): number | undefined {
-  if (!name || name.includes("/") || name === "." || name === "..") {
-    return undefined;
-  }
-  try {
-    const n = Number(
-      Deno.readTextFileSync(`/sys/class/net/${name}/ifindex`).trim(),
-    );
-    return Number.isInteger(n) && n > 0 ? n : undefined;
-  } catch {
-    return undefined;
-  }
+  if (!name || name.length >= 16 || name.includes("/")) return undefined;
+  return c().if_nametoindex(cstr(name)) || undefined;
 }
 
 /** A helper name in the `bpf_` form (kfunc names are kept). */
@@ -327,7 +314,7 @@ function helperKey(name: string): string {
 
 /** Options of {@link resolvePolicy}. */
 export interface ResolveOptions {
-  /** Possible CPUs (per-CPU map sizes); default from /sys/devices/system/cpu/possible. */
+  /** Possible CPUs (per-CPU map sizes); default libbpf_num_possible_cpus(). */
   ncpus?: number;
 }
 
@@ -519,13 +506,7 @@ export function resolvePolicy(p: Policy = {}, opts: ResolveOptions = {}) {
         );
       }
     }
-    let exists = true;
-    try {
-      Deno.lstatSync(pinPath);
-    } catch (e) {
-      exists = !(e instanceof Deno.errors.NotFound);
-    }
-    if (exists) {
+    if (exists(pinPath)) {
       deny(
         ", where a pin exists already (it would be another program's map)",
         "remove the pin or rename the map",

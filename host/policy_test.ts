@@ -5,7 +5,6 @@ import {
   DEFAULT_MAX_OBJECTS,
   estimateMapBytes,
   type MapInfo,
-  parseCpuList,
   parsePolicy,
   PolicyDenied,
   programKind,
@@ -140,7 +139,7 @@ Deno.test("default caps: objects and map memory", () => {
   ]);
 });
 
-Deno.test("estimateMapBytes and parseCpuList", () => {
+Deno.test("estimateMapBytes", () => {
   const m = (
     type: number,
     keySize: number,
@@ -152,8 +151,6 @@ Deno.test("estimateMapBytes and parseCpuList", () => {
   assert.equal(estimateMapBytes(m(6, 4, 8, 10), 4), 10 * 8 * 4);
   assert.equal(estimateMapBytes(m(1, 4, 8, 10), 4), 10 * (8 + 8 + 64));
   assert.equal(estimateMapBytes(m(5, 4, 8, 10), 4), 10 * (8 + 32 + 64));
-  assert.equal(parseCpuList("0-1\n"), 2);
-  assert.equal(parseCpuList("0-3,5,7-8"), 7);
   // per-CPU maps count every possible CPU
   const r = resolvePolicy({ maxMapMemoryBytes: 1000 }, { ncpus: 64 });
   denied(() => r.checkMaps("o", [m(6, 4, 8, 2)]), /map 'm'/);
