@@ -1314,5 +1314,7 @@ const LINUX_NAMES: Record<number, string> = {
   13: "permission denied (EACCES)",
   20: "not a directory (ENOTDIR)",
   24: "too many open files (EMFILE)",
+  38:
+    "openat2 is missing (ENOSYS): confining the guest needs Linux 5.6 or later, and no seccomp filter refusing openat2",
   40: "too many symbolic links (ELOOP)",
 };
