@@ -532,6 +532,19 @@ Deno.test("a writable box: create, write, seek, read, stat, readdir, rename, lin
   );
 });
 
+Deno.test("allocate, advise, sync, append flag and renumber on a file of a writable box", () => {
+  using box = makeBox();
+  const r = run(box, ["fdmisc", "f"], { writable: true });
+  // renumbered onto 2, the old number is gone (BADF) and writes to 2
+  // land in the file, after the 100 allocated bytes (APPEND)
+  assert.deepEqual(results(r.lines, "fdmisc"), [
+    `0 size=100 0 0 0 0 flags=1 type=4 0 ${Errno.BADF} 0`,
+  ]);
+  const data = Deno.readFileSync(`${box.box}/f`);
+  assert.equal(data.length, 104);
+  assert.equal(dec.decode(data.subarray(100)), "via2");
+});
+
 Deno.test("a readdir of many entries through a small buffer lists each once", () => {
   using box = makeBox();
   const want = ["hello"];

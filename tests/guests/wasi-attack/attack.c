@@ -229,6 +229,31 @@ static void cmd_fdwrite(const char *path) {
 	printf("fdwrite: %d %d %d %d %d %d\n", w, pw, sz, tm, al, ap);
 }
 
+/* fdmisc PATH: allocate, advise, sync, datasync, flags and renumber on a
+ * file opened read-write */
+static void cmd_fdmisc(const char *path) {
+	__wasi_fd_t fd;
+	__wasi_errno_t e = open_at(path, 0, __WASI_OFLAGS_CREAT, R_READ | R_WRITE, 0, &fd);
+	if (e) { result("fdmisc", e); return; }
+	__wasi_filestat_t st;
+	__wasi_fdstat_t fs;
+	int al = __wasi_fd_allocate(fd, 0, 100);
+	__wasi_fd_filestat_get(fd, &st);
+	int ad = __wasi_fd_advise(fd, 0, 0, __WASI_ADVICE_SEQUENTIAL);
+	int sy = __wasi_fd_sync(fd);
+	int ds = __wasi_fd_datasync(fd);
+	int sf = __wasi_fd_fdstat_set_flags(fd, __WASI_FDFLAGS_APPEND);
+	__wasi_fd_fdstat_get(fd, &fs);
+	/* fd 2 becomes this file: what stderr prints lands in it */
+	int rn = __wasi_fd_renumber(fd, 2);
+	int gone = __wasi_fd_close(fd);
+	__wasi_ciovec_t iov = { (const uint8_t *)"via2", 4 };
+	__wasi_size_t n;
+	int w2 = __wasi_fd_write(2, &iov, 1, &n);
+	printf("fdmisc: %d size=%llu %d %d %d %d flags=%d type=%d %d %d %d\n", al,
+	       (unsigned long long)st.size, ad, sy, ds, sf, fs.fs_flags, fs.fs_filetype, rn, gone, w2);
+}
+
 /* efault: every call gets a pointer past the end of memory */
 static void cmd_efault(void) {
 	int32_t bad = -16; /* 0xfffffff0 */
@@ -306,6 +331,7 @@ int main(int argc, char **argv) {
 		else if (!strcmp(c, "efault")) cmd_efault();
 		else if (!strcmp(c, "pollfd")) cmd_pollfd();
 		else if (!strcmp(c, "fdwrite")) cmd_fdwrite(ARG);
+		else if (!strcmp(c, "fdmisc")) cmd_fdmisc(ARG);
 		else if (!strcmp(c, "probefds")) {
 			/* every fd number up to 1024: which ones answer? */
 			int open_fds = 0, first = -1;
