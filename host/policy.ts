@@ -91,6 +91,7 @@ export interface Policy {
 
 /** A request the policy denies; the import fails with -EPERM. */
 export class PolicyDenied extends Error {
+  /** A denial with its one-line reason (what, where, which flag allows it). */
   constructor(message: string) {
     super(message);
     this.name = "PolicyDenied";
@@ -181,11 +182,15 @@ function why(helper: string): string {
 
 /** A map as the policy sees it: libbpf's view after open, before load. */
 export interface MapInfo {
+  /** The map's name (as libbpf names it). */
   name: string;
   /** `enum bpf_map_type`. */
   type: number;
+  /** Key size in bytes. */
   keySize: number;
+  /** Value size in bytes. */
   valueSize: number;
+  /** `max_entries` (bytes of a ring buffer). */
   maxEntries: number;
   /** Where libbpf would pin it (maps declared with `pinning`). */
   pinPath?: string;
@@ -319,12 +324,58 @@ export interface ResolveOptions {
 }
 
 /**
- * A policy with its checks; every check throws {@link PolicyDenied} naming
- * what was asked, by which program or map, and the flag that allows it.
- * The granted cgroups, binaries and interfaces are resolved here, once: a
- * grant that does not exist now matches nothing.
+ * A policy resolved for checking; every check throws {@link PolicyDenied}
+ * naming what was asked, by which program or map, and the flag that
+ * allows it.
  */
-export function resolvePolicy(p: Policy = {}, opts: ResolveOptions = {}) {
+export interface PolicyChecks {
+  /** The policy as given. */
+  policy: Policy;
+  /** The most objects open at once (the policy's or the default). */
+  maxObjects: number;
+  /** The most map memory in bytes (the policy's or the default). */
+  maxMapMemoryBytes: number;
+  /** The first granted pin directory: libbpf's `pin_root_path`. */
+  pinRoot: string | undefined;
+  /** Refuses object number `open + 1`. */
+  checkObjectCount(open: number): void;
+  /** Refuses a program of a kind not granted. */
+  checkProgram(name: string, section: string): void;
+  /**
+   * Refuses programs of kinds not granted, and programs calling acting
+   * helpers or kfuncs ({@link actingHelpers}) not granted (when the policy
+   * lists helpers, as `--restricted` does). Give it the programs libbpf
+   * will load.
+   */
+  checkPrograms(objectName: string, programs: ProgramInfo[]): void;
+  /**
+   * Refuses maps that would take the guest past its map-memory cap (the
+   * object's maps plus `heldBytes`, what its open objects hold; see
+   * {@link estimateMapBytes}) and pins outside the granted directories,
+   * with a `/` or `..` in the name, or where a pin exists already (it
+   * would be reused). Returns the object's estimated bytes.
+   */
+  checkMaps(objectName: string, maps: MapInfo[], heldBytes?: number): number;
+  /**
+   * Refuses an attach target not granted, compared by identity, with the
+   * same message whether the path exists or not. Returns the target the
+   * host must attach to: for cgroups and uprobes the resolved path (the
+   * one checked), else `target` unchanged.
+   */
+  checkAttach(name: string, section: string, target: string): string;
+  /** Refuses map updates and deletes when maps are read-only. */
+  checkMapWrite(map: string, op: "update" | "delete"): void;
+}
+
+/**
+ * Resolves a policy for checking ({@link PolicyChecks}). The granted
+ * cgroups, binaries and interfaces are resolved here, once: a grant that
+ * does not exist now matches nothing.
+ */
+export function resolvePolicy(
+  p: Policy = {},
+  opts: ResolveOptions = {},
+): PolicyChecks {
   const maxObjects = p.maxObjects ?? DEFAULT_MAX_OBJECTS;
   const maxMapBytes = p.maxMapMemoryBytes ?? DEFAULT_MAX_MAP_MEMORY_BYTES;
   const grantIds = (paths: string[] | undefined) =>
@@ -354,7 +405,7 @@ export function resolvePolicy(p: Policy = {}, opts: ResolveOptions = {}) {
     /** The most map memory in bytes (the policy's or the default). */
     maxMapMemoryBytes: maxMapBytes,
     /** The first granted pin directory: libbpf's `pin_root_path`. */
-    pinRoot: p.pinDirs?.[0] as string | undefined,
+    pinRoot: p.pinDirs?.[0],
 
     /** Refuses object number `open + 1`. */
     checkObjectCount(open: number): void {

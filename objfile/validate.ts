@@ -37,14 +37,19 @@ import {
 
 /** e_type of a relocatable object (the only kind libbpf opens). */
 export const ET_REL = 1;
-/** Section types a BPF object may hold besides those of elf.ts. */
+/** Section type: relocations with addends. */
 export const SHT_RELA = 4;
+/** Section type: notes. */
 export const SHT_NOTE = 7;
+/** Section type: LLVM's address-significance table (`.llvm_addrsig`). */
 export const SHT_LLVM_ADDRSIG = 0x6fff4c03;
-/** Special section indexes of st_shndx. */
+/** st_shndx of an undefined (extern) symbol. */
 export const SHN_UNDEF = 0;
+/** The first reserved st_shndx. */
 export const SHN_LORESERVE = 0xff00;
+/** st_shndx of an absolute symbol. */
 export const SHN_ABS = 0xfff1;
+/** st_shndx of a common symbol. */
 export const SHN_COMMON = 0xfff2;
 
 const SYM_SIZE = 24;
