@@ -1,11 +1,12 @@
 /**
  * The one build rule: takes example or test-guest folders to `build/`.
  *
- *   deno run -A scripts/build.ts [--clean] DIR...
+ *   deno run -A scripts/build.ts [-v] DIR...
  *
  * For each DIR (e.g. `examples/bootstrap`), into `build/DIR/`:
  *  - `vmlinux.h` from the running kernel's BTF (cached in build/vmlinux/),
- *  - every `NAME.bpf.c` → `NAME.bpf.o` (clang -target bpf, CO-RE) →
+ *  - every `NAME.bpf.c` → `NAME.bpf.o` (clang -target bpf, CO-RE; DWARF
+ *    stripped, BTF kept) →
  *    `NAME.skel.h` (the skeleton, embedding the object) and `NAME.wasm.h`
  *    (its types with wasm32-safe layouts: every type `gen types` picks by
  *    default, i.e. map keys/values and global variables' types),
@@ -142,7 +143,12 @@ export async function buildDir(srcDir: string): Promise<string[]> {
       const base = src.slice(0, -".c".length); // NAME.bpf
       const obj = `${outDir}/${base}.o`;
       const skel = `${outDir}/${base.replace(/\.bpf$/, "")}.skel.h`;
-      const inputs = [`${abs}/${src}`, ...headers];
+      // the rule itself is an input: a change of flags rebuilds
+      const inputs = [
+        `${abs}/${src}`,
+        ...headers,
+        new URL(import.meta.url).pathname,
+      ];
       if (!fresh(obj, inputs)) {
         await exec([
           "clang",
@@ -162,6 +168,10 @@ export async function buildDir(srcDir: string): Promise<string[]> {
           "-o",
           obj,
         ], `compiling ${rel}/${src}`);
+        // DWARF is only for debuggers: the object keeps its BTF and
+        // BTF.ext (CO-RE and the generators need those), and the guest that
+        // embeds it gets ~20x smaller
+        await exec(["llvm-strip", "-g", obj], `stripping ${rel}/${src}`);
       }
       const types = `${outDir}/${base.replace(/\.bpf$/, "")}.wasm.h`;
       for (
@@ -225,6 +235,8 @@ export async function buildDir(srcDir: string): Promise<string[]> {
           "-I",
           outDir,
           "-Wl,--export-table",
+          // wasi-libc's DWARF is dead weight in a guest (names stay)
+          "-Wl,--strip-debug",
           "-Wl,-z,stack-size=65536",
           `${abs}/${src}`,
           "-o",
