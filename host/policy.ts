@@ -509,8 +509,11 @@ export function resolvePolicy(
         }
       }
       if (kind === "uprobe") {
-        const fromSection = !target;
-        const spec = target || section.replace(/^\?/, "").split("/")[1] || "";
+        // usdt targets are not binary:function: attach them as asked
+        const usdt = section.replace(/^\?/, "").startsWith("usdt");
+        const sec = section.replace(/^\?/, "");
+        const spec = target ||
+          (sec.includes("/") ? sec.slice(sec.indexOf("/") + 1) : "");
         const colon = spec.indexOf(":");
         const binary = colon >= 0 ? spec.slice(0, colon) : spec;
         const rest = colon >= 0 ? spec.slice(colon) : "";
@@ -522,7 +525,7 @@ export function resolvePolicy(
             deny(`binary '${binary}'`, `--allow-binary=${binary}`);
           }
         }
-        return real && !fromSection ? real + rest : target;
+        return real && !usdt ? real + rest : target;
       }
       return target;
     },

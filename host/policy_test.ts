@@ -279,6 +279,11 @@ Deno.test("checkAttach: binaries by identity (a symlink named like the grant is 
       () => r.checkAttach("p", "uprobe/bash:main", ""),
       /--allow-binary=bash/,
     );
+    // a target from the section is resolved too, and given back explicit
+    assert.equal(
+      r.checkAttach("p", `uprobe/${root}/bash-link:main`, ""),
+      `${root}/bash:main`,
+    );
     // a library name is resolved as libbpf does, and the host attaches the resolved path
     const libc = "/lib/x86_64-linux-gnu/libc.so.6";
     try {
