@@ -232,3 +232,23 @@ Deno.test("a missing libbpf is reported with how to install it", async () => {
     /cannot load \/nonexistent\/libbpf\.so\.1: .*\n.*apt-get install libbpf1/,
   );
 });
+
+Deno.test("pinning: maps declared with pinning go under the pin root; unpin removes the pin", async () => {
+  const before = bpfSnapshot();
+  const file = `${await buildGuest("tests/guests/host-attack")}/host_pin.bpf.o`;
+  const root = Deno.makeTempDirSync({ dir: "/sys/fs/bpf", prefix: "ffi_" });
+  try {
+    using obj = BpfObject.openFile(file, { pinRoot: root });
+    const map = obj.map("wbpf_pin_test");
+    assert.equal(map.pinPath, `${root}/wbpf_pin_test`);
+    assert.equal(map.pinned, false);
+    obj.load();
+    assert.equal(map.pinned, true);
+    assert(Deno.lstatSync(`${root}/wbpf_pin_test`));
+    assert.equal(map.unpin(), 0);
+    assert.throws(() => Deno.lstatSync(`${root}/wbpf_pin_test`));
+  } finally {
+    Deno.removeSync(root, { recursive: true });
+  }
+  await assertNoBpfLeaks(before);
+});
