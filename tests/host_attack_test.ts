@@ -167,7 +167,17 @@ function stubGuest(
 
 const u32 = (n: number) => new Uint8Array(new Uint32Array([n]).buffer);
 const u64 = (n: bigint) => new Uint8Array(new BigUint64Array([n]).buffer);
-const MAPS = ["cfg", "rb", "pb", "secret", "outer", "jmp", "cgroups", ".bss"];
+const MAPS = [
+  "cfg",
+  "rb",
+  "pb",
+  "secret",
+  "outer",
+  "jmp",
+  "cgroups",
+  "devs",
+  ".bss",
+];
 
 Deno.test("fd-carrying maps: a guest cannot store another guest's map, program or a cgroup fd (found by guessing)", async () => {
   const before = bpfSnapshot();
@@ -197,16 +207,21 @@ Deno.test("fd-carrying maps: a guest cannot store another guest's map, program o
     const outer = attacker.fd(ha, "outer");
     const jmp = attacker.fd(ha, "jmp");
     const cgroups = attacker.fd(ha, "cgroups");
+    const devs = attacker.fd(ha, "devs");
 
     // guess: every fd number of this process that is not one of ours
     const stored: number[] = [];
     const progs: number[] = [];
     const cgroupFds: number[] = [];
+    const devProgs: number[] = [];
     for (let fd = 0; fd < 1024; fd++) {
       if (own.has(fd)) continue;
       if (attacker.update(outer, 0, u32(fd)) === 0) stored.push(fd);
       if (attacker.update(jmp, 0, u32(fd)) === 0) progs.push(fd);
       if (attacker.update(cgroups, 0, u32(fd)) === 0) cgroupFds.push(fd);
+      // lo, and the program it runs
+      const dev = new Uint8Array([...u32(1), ...u32(fd)]);
+      if (fd > 0 && attacker.update(devs, 0, dev) === 0) devProgs.push(fd);
     }
     libc.symbols.getppid(); // the attacker's program writes through outer[0]
     assert.equal(
@@ -229,6 +244,12 @@ Deno.test("fd-carrying maps: a guest cannot store another guest's map, program o
       [],
       "no cgroup fd went into the cgroup array",
     );
+    assert.deepEqual(
+      devProgs.filter((fd) => victimProgs.includes(fd)),
+      [],
+      "no foreign program went into the device map",
+    );
+    assert.equal(devProgs.length, 1, "its own devmap program may go there");
     assert(
       logs.some((l) => /update of map 'outer' refused/.test(l)),
       logs.join("\n"),

@@ -4,7 +4,8 @@
  *    (re-entrant polls and closes from inside callbacks);
  *  - maps whose values are fds: a map of maps whose inner map a program
  *    writes on getppid of process cfg[0], a program array, a cgroup array
- *    (a guest must not smuggle another guest's fds into them). */
+ *    and a device map with a program per entry (a guest must not smuggle
+ *    another guest's fds into them). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -61,6 +62,14 @@ struct {
 	__type(value, u32);
 } cgroups SEC(".maps");
 
+/* ifindex, then an XDP program fd (struct bpf_devmap_val) */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct bpf_devmap_val);
+} devs SEC(".maps");
+
 u64 seq = 0;
 
 SEC("tp/sched/sched_process_exec")
@@ -102,4 +111,11 @@ int poke(void *ctx)
 		return 0;
 	bpf_map_update_elem(inner, &k, &v, BPF_ANY);
 	return 0;
+}
+
+/* a program a device map entry may run */
+SEC("xdp/devmap")
+int on_devmap(struct xdp_md *ctx)
+{
+	return XDP_PASS;
 }
