@@ -83,20 +83,33 @@ file) --allow-env (optional: WASM_BPF_LIBBPF / WASM_BPF_LIBC overrides).
 `;
 
 /** A command-line mistake: printed with a hint, exit status 2. */
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
-interface Parsed {
+/** What a command line asks for ({@link parseCommandLine}). */
+export interface Parsed {
+  /** `-h`/`--help`. */
   help: boolean;
+  /** `-V`/`--version`. */
   version: boolean;
+  /** `-v`/`--verbose`. */
   verbose: boolean;
+  /** `--dir` preopens, in order. */
   dirs: PreopenSpec[];
+  /** `--env` variables. */
   env: Record<string, string>;
+  /** The policy the flags build (before `--policy FILE` is merged). */
   policy: Policy;
+  /** `--policy FILE`. */
   policyFile?: string;
+  /** `--restricted`. */
   restricted?: boolean;
+  /** `--audit=FILE`. */
   audit?: string;
+  /** The guest's `.wasm` path (the first non-option argument). */
   wasm?: string;
+  /** `--imports` as a URL. */
   imports?: string;
+  /** Everything after the `.wasm` path. */
   guestArgs: string[];
 }
 
@@ -117,7 +130,11 @@ const WITH_VALUE = new Set([
   "--imports",
 ]);
 
-function parse(args: string[]): Parsed {
+/**
+ * Parses the options before the `.wasm` path (no I/O). Throws
+ * {@link UsageError} naming the flag at fault.
+ */
+export function parseCommandLine(args: string[]): Parsed {
   const p: Parsed = {
     help: false,
     version: false,
@@ -290,7 +307,7 @@ export async function main(args: string[]): Promise<number> {
   }
   let p: Parsed;
   try {
-    p = parse(args);
+    p = parseCommandLine(args);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     console.error(`wasm-bpf: ${e.message}\nRun with --help for usage.`);
