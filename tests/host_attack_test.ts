@@ -55,7 +55,8 @@ for (const kind of ["ring", "perf"]) {
       `one record, then the object is gone:\n${res.stdout}`,
     );
     assert.equal(v.poll, 1, res.stdout);
-    assert(res.lines.includes(`EXEC pid=${pids[0]}`), res.stdout);
+    // one of ours (a perf buffer's per-CPU rings need not keep their order)
+    assert(pids.some((p) => res.lines.includes(`EXEC pid=${p}`)), res.stdout);
     // the handle and its fds are gone for the guest at once
     assert.equal(v.after_poll, -22, res.stdout);
     assert.equal(v.after_map, -9, res.stdout);
