@@ -130,6 +130,16 @@ const WITH_VALUE = new Set([
   "--imports",
 ]);
 
+/** The flags that take no value (`--flag=x` is refused). */
+const WITHOUT_VALUE = new Set([
+  "--help",
+  "--version",
+  "--verbose",
+  "--read-only-maps",
+  "--allow-map-writes",
+  "--restricted",
+]);
+
 /**
  * Parses the options before the `.wasm` path (no I/O). Throws
  * {@link UsageError} naming the flag at fault.
@@ -165,6 +175,10 @@ export function parseCommandLine(args: string[]): Parsed {
     if (WITH_VALUE.has(a) && value === undefined) {
       if (i + 1 >= args.length) throw new UsageError(`${a} needs a value`);
       value = args[++i];
+    }
+    if (value !== undefined && WITHOUT_VALUE.has(a)) {
+      // --restricted=no or --allow-map-writes=false must not pass as the flag
+      throw new UsageError(`${a} takes no value, got '${args[i]}'`);
     }
     switch (a) {
       case "-h":

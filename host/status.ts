@@ -85,7 +85,7 @@ const SIGNAL_NUMBERS: Record<string, number> = {
 
 /** The number of a signal name (`SIGSEGV` → 11), or 0. */
 export function signalNumber(name: string): number {
-  return SIGNAL_NUMBERS[name] ?? 0;
+  return Object.hasOwn(SIGNAL_NUMBERS, name) ? SIGNAL_NUMBERS[name] : 0;
 }
 
 /** The guest exited by itself with `code` (a WASI u32, reduced to 0-255). */
