@@ -16,7 +16,7 @@
  */
 import { BpfError } from "./errors.ts";
 import type { BpfMap, BpfObject, Resource } from "./object.ts";
-import { MapType } from "./object.ts";
+import { MapType } from "./constants.ts";
 import { addr, bpf, c, errno } from "./native.ts";
 
 /** Handles one record; non-zero stops the batch and is returned. */

@@ -10,6 +10,7 @@ export {
   BpfMap,
   BpfObject,
   Link,
+  MapCommand,
   MapType,
   numPossibleCpus,
   type OpenOptions,

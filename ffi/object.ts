@@ -14,21 +14,12 @@
  * @module
  */
 import { BpfError } from "./errors.ts";
+import { MapCommand, MapType } from "./constants.ts";
 import { type LibbpfLogger, withLibbpfLog } from "./log.ts";
 import { addr, bpf, c, cstr, errno, fastPath, readCString } from "./native.ts";
 import { ElfFile } from "../objfile/elf.ts";
 
-/** BPF map types this layer gives special meaning to. */
-export const MapType = {
-  HASH: 1,
-  ARRAY: 2,
-  PERF_EVENT_ARRAY: 4,
-  PERCPU_HASH: 5,
-  PERCPU_ARRAY: 6,
-  LRU_PERCPU_HASH: 10,
-  PERCPU_CGROUP_STORAGE: 21,
-  RINGBUF: 27,
-} as const;
+export { MapCommand, MapType, UpdateFlags } from "./constants.ts";
 
 const PERCPU_TYPES: ReadonlySet<number> = new Set([
   MapType.PERCPU_HASH,
@@ -36,9 +27,6 @@ const PERCPU_TYPES: ReadonlySet<number> = new Set([
   MapType.LRU_PERCPU_HASH,
   MapType.PERCPU_CGROUP_STORAGE,
 ]);
-
-/** `BPF_ANY`, `BPF_NOEXIST`, `BPF_EXIST`: update flags. */
-export const UpdateFlags = { ANY: 0, NOEXIST: 1, EXIST: 2 } as const;
 
 let possibleCpus = 0;
 /** The number of possible CPUs (the slot count of per-CPU map values). */
@@ -377,19 +365,19 @@ export class BpfMap {
 
   /** Lookup at raw addresses; 0 or -errno. */
   lookupRaw(key: number, value: number, flags = 0): number {
-    return this.#raw(1, key, value, 0, flags);
+    return this.#raw(MapCommand.LOOKUP_ELEM, key, value, 0, flags);
   }
   /** Update at raw addresses; 0 or -errno. */
   updateRaw(key: number, value: number, flags = 0): number {
-    return this.#raw(2, key, value, 0, flags);
+    return this.#raw(MapCommand.UPDATE_ELEM, key, value, 0, flags);
   }
   /** Delete at a raw address; 0 or -errno. */
   deleteRaw(key: number, flags = 0): number {
-    return this.#raw(3, key, 0, 0, flags);
+    return this.#raw(MapCommand.DELETE_ELEM, key, 0, 0, flags);
   }
   /** Next key at raw addresses (key 0: the first); 0, -ENOENT at the end. */
   nextKeyRaw(key: number, next: number): number {
-    return this.#raw(4, key, 0, next, 0);
+    return this.#raw(MapCommand.GET_NEXT_KEY, key, 0, next, 0);
   }
 
   #raw(
@@ -417,11 +405,11 @@ export class BpfMap {
     }
     const b = bpf();
     switch (cmd) {
-      case 1:
+      case MapCommand.LOOKUP_ELEM:
         return b.bpf_map_lookup_elem_flags(fd, key, value, flags) || 0;
-      case 2:
+      case MapCommand.UPDATE_ELEM:
         return b.bpf_map_update_elem(fd, key, value, flags) || 0;
-      case 3:
+      case MapCommand.DELETE_ELEM:
         return b.bpf_map_delete_elem_flags(fd, key, flags) || 0;
       default:
         return b.bpf_map_get_next_key(fd, key, next) || 0;

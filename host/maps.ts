@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { type BpfMap, Errno } from "../ffi/mod.ts";
+import { type BpfMap, Errno, MapCommand } from "../ffi/mod.ts";
 import { AbiError } from "./errors.ts";
 import type { CarriedFd, MapSlot } from "./objects.ts";
 import type { Session } from "./session.ts";
@@ -105,7 +105,7 @@ export function mapOperate(
   // bounds first (the messages are built only on failure), then policy;
   // `address` checks and gives the native address of a guest pointer
   switch (cmd) {
-    case 1: {
+    case MapCommand.LOOKUP_ELEM: {
       const k = mem.address(key, ks, "lookup in map: key of", name);
       const val = mem.address(
         value,
@@ -115,7 +115,7 @@ export function mapOperate(
       );
       return map.lookupRaw(k, val, f);
     }
-    case 2: {
+    case MapCommand.UPDATE_ELEM: {
       const k = mem.address(key, ks, "update of map: key of", name);
       const val = mem.address(
         value,
@@ -128,13 +128,13 @@ export function mapOperate(
       if (s.auditing) s.audit({ event: "map_update", map: name });
       return map.updateRaw(k, val, f);
     }
-    case 3: {
+    case MapCommand.DELETE_ELEM: {
       const k = mem.address(key, ks, "delete from map: key of", name);
       s.policy.checkMapWrite(name, "delete");
       if (s.auditing) s.audit({ event: "map_delete", map: name });
       return map.deleteRaw(k, f);
     }
-    case 4: {
+    case MapCommand.GET_NEXT_KEY: {
       const k = key === 0 ? 0 : mem.address(key, ks, "next key: key of", name);
       const n = mem.address(next, ks, "next key: next key of", name);
       return map.nextKeyRaw(k, n);
