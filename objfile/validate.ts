@@ -364,8 +364,10 @@ class Validator {
         const secName = str(v.getUint32(p, true), `${what} section name`);
         const n = v.getUint32(p + 4, true);
         p += 8;
+        // libbpf matches these by name to its programs' sections and
+        // ignores the others (a skeleton renames '?sections' for autoload)
         const sec = this.elf.section(secName);
-        if (!sec || !(sec.flags & BigInt(SHF_EXECINSTR))) {
+        if (sec && !(sec.flags & BigInt(SHF_EXECINSTR))) {
           bad(`${what} names '${secName}', not a code section of the object`);
         }
         if (n === 0 || p + n * rec > end) {
@@ -374,7 +376,7 @@ class Validator {
         for (let i = 0; i < n; i++, p += rec) {
           const insnOff = v.getUint32(p, true);
           const at = `${what} #${i} of '${secName}'`;
-          if (insnOff % INSN_SIZE || insnOff >= sec.size) {
+          if (insnOff % INSN_SIZE || (sec && insnOff >= sec.size)) {
             bad(`${at} names offset ${insnOff}, not an instruction`);
           }
           const a = v.getUint32(p + 4, true);

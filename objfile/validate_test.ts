@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { ObjectFileError } from "./elf.ts";
 import { validateBpfObject } from "./validate.ts";
 import {
+  btfStr,
   buildObject,
   CALL,
   concat,
@@ -15,7 +16,7 @@ import {
 
 /** A small valid object: one program that loads a global and calls a helper. */
 function minimal(): Layout {
-  const btf = minimalBtf(["prog"], ["tp/x"]);
+  const btf = minimalBtf(["prog"], ["tp/x", ".data"]);
   const code = concat(
     insn(0x18, 1, 0, 0, 0), // r1 = &counter (ld_imm64, relocated)
     insn(0, 0, 0, 0, 0),
@@ -272,8 +273,19 @@ Deno.test("validateBpfObject: .BTF.ext records", () => {
     /func_info section name: bad string offset/,
   );
   refused(
+    corrupt((v, l) =>
+      v.setUint32(
+        ext(l) + 36,
+        btfStr(l.bytes.subarray(l.data[".BTF"]), ".data"),
+        true,
+      )
+    ),
+    /func_info names '.data', not a code section/,
+  );
+  // a section name the object does not have: libbpf ignores those records
+  validateBpfObject(
+    "t.bpf.o",
     corrupt((v, l) => v.setUint32(ext(l) + 36, 1, true)),
-    /func_info names 'int', not a code section/,
   );
   refused(
     corrupt((v, l) => v.setUint32(ext(l) + 44, 400, true)),

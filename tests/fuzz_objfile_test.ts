@@ -19,7 +19,7 @@ import { buildGuest, ROOT } from "./util.ts";
 
 const SEED = Number(Deno.env.get("FUZZ_SEED") ?? 20261128);
 const BUDGET_MS = Number(Deno.env.get("FUZZ_OBJFILE_MS") ?? 6000);
-const MAX_MUTANTS = Number(Deno.env.get("FUZZ_OBJFILE_MAX") ?? 6000);
+const MAX_MUTANTS = Number(Deno.env.get("FUZZ_OBJFILE_MAX") ?? 20000);
 
 /** mulberry32. */
 function prng(seed: number) {
@@ -317,16 +317,20 @@ function mutate(src: Uint8Array, fields: Field[][], rng: Rng) {
 
 /**
  * What crashed libbpf 1.1.2 in bpf_object__collect_prog_relos (found by this
- * harness): a relocation section whose target is a debug section marked
- * executable with another section type; libbpf skips the target when it
- * reads the sections, then follows the relocation to its missing data.
+ * harness): a relocation section whose target is a section libbpf skips by
+ * name (DWARF, .rel.BTF), marked executable and given another section type;
+ * libbpf skips the target when it reads the sections, then follows the
+ * relocation to its data, which libelf refuses to give: NULL.
  */
 function reproducer(src: Uint8Array): Uint8Array {
   const elf = new ElfFile("src", src);
   const rel = elf.sections.find((s) =>
     s.type === SHT_REL && (elf.sections[s.info].flags & 4n)
   )!;
-  const dbg = elf.sections.find((s) => s.name.startsWith(".debug_"))!;
+  // a section libbpf skips by its name: DWARF, or the relocations of .BTF
+  const dbg = elf.sections.find((s) =>
+    /^(\.rel)?\.debug_/.test(s.name) || /^\.rel\.BTF(\.ext)?$/.test(s.name)
+  )!;
   const bytes = new Uint8Array(src);
   const v = new DataView(bytes.buffer);
   v.setUint32(rel.headerOffset + 44, dbg.index, true); // sh_info
