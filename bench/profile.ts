@@ -9,7 +9,7 @@
  * @module
  */
 import process from "node:process";
-import { WASI } from "node:wasi";
+import { Wasi } from "../host/wasi/mod.ts";
 import { WasmBpfHost } from "../mod.ts";
 
 const [path, ...args] = Deno.args;
@@ -67,19 +67,20 @@ if (!Deno.env.get("BENCH_PROFILE_CHILD")) {
   Deno.removeSync(dir, { recursive: true });
   const module = new WebAssembly.Module(Deno.readFileSync(path));
   const host = new WasmBpfHost({ name: path.split("/").pop() });
-  const wasi = new WASI({
-    version: "preview1",
+  const wasi = new Wasi({
     args: [path.split("/").pop()!, ...args],
-    returnOnExit: true,
+    env: {},
+    preopens: [],
+    stdout: 1,
+    stderr: 2,
   });
   const instance = new WebAssembly.Instance(module, {
-    wasi_snapshot_preview1: wasi
-      .wasiImport as unknown as WebAssembly.ModuleImports,
+    ...wasi.imports,
     ...host.imports(),
   });
   host.bind(instance);
   try {
-    wasi.start(instance);
+    Deno.exitCode = wasi.start(instance);
   } finally {
     host.close();
     const cpu = process.cpuUsage();

@@ -11,6 +11,8 @@ import { compileBpf, ROOT, run } from "./guests/gen-common/helpers.ts";
 
 const CLI = `${ROOT}/wasm-sdk/gen/cli.ts`;
 const tmp = await Deno.makeTempDir({ prefix: "gen_cli_" });
+// removed after this file's last test, whatever order the tests run in
+Deno.test.afterAll(() => Deno.removeSync(tmp, { recursive: true }));
 const good = await compileBpf(
   `${ROOT}/tests/guests/gen-basic/gen_basic.bpf.c`,
   `${tmp}/good.bpf.o`,
@@ -200,5 +202,3 @@ Deno.test("mod.ts gen routes to the same command line", async (t) => {
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr.trim(), /text\.o: not an ELF file$/);
 });
-
-Deno.test("cleanup", () => Deno.removeSync(tmp, { recursive: true }));

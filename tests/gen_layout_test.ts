@@ -6,7 +6,7 @@
  * `gen types` writes the header, and:
  *  - the header compiles for both targets (its _Static_asserts hold on
  *    wasm32 and on -target bpf);
- *  - a probe built for wasm32-wasi and run under node:wasi prints sizeof,
+ *  - a probe built for wasm32-wasi and run under host/wasi prints sizeof,
  *    offsetof of every member and, for each bitfield, which bits it sets;
  *    all of it must equal the BPF compiler's layout as bpftool reads it
  *    from the object's BTF.
@@ -19,7 +19,6 @@ import {
   compileWasm,
   type DumpedType,
   lineFields,
-  ROOT,
   runOk,
   runWasm,
 } from "./guests/gen-common/helpers.ts";
@@ -116,6 +115,8 @@ char LICENSE[] SEC("license") = "GPL";
 `;
 
 const tmp = await Deno.makeTempDir({ prefix: "gen_layout_" });
+// removed after this file's last test, whatever order the tests run in
+Deno.test.afterAll(() => Deno.removeSync(tmp, { recursive: true }));
 Deno.writeTextFileSync(`${tmp}/shapes.bpf.c`, SHAPES);
 const obj = await compileBpf(`${tmp}/shapes.bpf.c`, `${tmp}/shapes.bpf.o`);
 const header = generateTypes(Deno.readFileSync(obj), { file: obj });
@@ -321,10 +322,3 @@ Deno.test("only the named types, and what they contain, with --type", () => {
   // dependencies come first
   assert(h.indexOf("struct lay_inner {") < h.indexOf("struct lay_compound {"));
 });
-
-Deno.test({
-  name: "cleanup",
-  fn: () => Deno.removeSync(tmp, { recursive: true }),
-});
-
-void ROOT;

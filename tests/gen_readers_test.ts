@@ -25,7 +25,7 @@ for (const name of ["gen-basic/gen_basic", "gen-extra/gen_extra"]) {
   );
 }
 
-Deno.test.afterAll?.(() => Deno.removeSync(tmp, { recursive: true }));
+Deno.test.afterAll(() => Deno.removeSync(tmp, { recursive: true }));
 
 for (const [base, obj] of Object.entries(objects)) {
   Deno.test(`ELF sections and symbols of ${base} match llvm-readelf`, async () => {

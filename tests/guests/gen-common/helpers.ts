@@ -1,11 +1,11 @@
 /**
  * Helpers shared by the generator's tests (tests/gen_*_test.ts): compiling
  * BPF and wasm32 C, running tools, reading `bpftool btf dump` output, and
- * running a wasm32-wasi guest under Deno's node:wasi with extra imports.
+ * running a wasm32-wasi guest under the host's WASI layer with extra imports.
  *
  * @module
  */
-import { WASI } from "node:wasi";
+import { Wasi } from "../../../host/wasi/mod.ts";
 import { vmlinuxDir } from "../../../scripts/build.ts";
 
 /** Absolute path of the repository root. */
@@ -137,8 +137,9 @@ export interface WasmRun {
 }
 
 /**
- * Runs a wasm32-wasi module under node:wasi. `extra(getInstance)` returns
- * more import modules (e.g. `wasm_bpf`); stdout is captured.
+ * Runs a wasm32-wasi module under the host's own WASI layer
+ * (host/wasi/mod.ts). `extra(getInstance)` returns more import modules
+ * (e.g. `wasm_bpf`); stdout is captured, stderr goes to the test's.
  */
 export async function runWasm(
   wasmPath: string,
@@ -146,37 +147,27 @@ export async function runWasm(
     instance: () => WebAssembly.Instance,
   ) => Record<string, Record<string, unknown>> = () => ({}),
 ): Promise<WasmRun> {
-  const wasi = new WASI({
-    version: "preview1",
+  const chunks: Uint8Array[] = [];
+  const wasi = new Wasi({
     args: ["guest"],
     env: {},
-    returnOnExit: true,
+    preopens: [],
+    stdout: (bytes) => chunks.push(bytes.slice()),
+    stderr: 2,
   });
   const ref: { instance?: WebAssembly.Instance } = {};
-  let stdout = "";
-  const base = wasi.wasiImport as Record<string, (...a: number[]) => number>;
-  const imports = {
-    ...base,
-    fd_write(fd: number, iovs: number, n: number, nwritten: number): number {
-      if (fd !== 1) return base.fd_write(fd, iovs, n, nwritten);
-      const mem = ref.instance!.exports.memory as WebAssembly.Memory;
-      const v = new DataView(mem.buffer);
-      let total = 0;
-      for (let i = 0; i < n; i++) {
-        const p = v.getUint32(iovs + i * 8, true);
-        const l = v.getUint32(iovs + i * 8 + 4, true);
-        stdout += new TextDecoder().decode(new Uint8Array(mem.buffer, p, l));
-        total += l;
-      }
-      v.setUint32(nwritten, total, true);
-      return 0;
-    },
-  };
   const module = await WebAssembly.compile(await Deno.readFile(wasmPath));
   ref.instance = await WebAssembly.instantiate(module, {
-    wasi_snapshot_preview1: imports,
+    ...wasi.imports,
     ...extra(() => ref.instance!),
   } as WebAssembly.Imports);
   const code = wasi.start(ref.instance);
-  return { stdout, code: code ?? 0 };
+  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let off = 0;
+  for (const c of chunks) {
+    all.set(c, off);
+    off += c.length;
+  }
+  const stdout = new TextDecoder().decode(all);
+  return { stdout, code };
 }
