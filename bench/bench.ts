@@ -103,14 +103,14 @@ async function build() {
     ]);
   // the maps guest's own source is also the native baseline
   await cc("bench/guests/maps/maps.c", "maps", [], ["-lbpf"]);
-  await cc("native/ringbuf.c", "ringbuf", ["-Ibench/guests/ringbuf"], [
+  await cc("bench/native/ringbuf.c", "ringbuf", ["-Ibench/guests/ringbuf"], [
     "-lbpf",
   ]);
-  await cc("native/bootstrap.c", "bootstrap", ["-Iexamples/bootstrap"], [
+  await cc("bench/native/bootstrap.c", "bootstrap", ["-Iexamples/bootstrap"], [
     "-lbpf",
   ]);
-  await cc("native/gen.c", "gen", [], []);
-  await cc("native/launch.c", "launch", [], []);
+  await cc("bench/native/gen.c", "gen", [], []);
+  await cc("bench/native/launch.c", "launch", [], []);
   // the start-up trigger: an exec with a path no other program uses
   Deno.copyFileSync("/bin/true", `${NATIVE}/bench-trigger`);
   Deno.chmodSync(`${NATIVE}/bench-trigger`, 0o755);

@@ -68,7 +68,7 @@ async function build() {
     "-O2",
     `-I${OUT}`,
     "-Iexamples/bootstrap",
-    "native/bootstrap.c",
+    "bench/native/bootstrap.c",
     "-o",
     `${OUT}/bootstrap`,
     "-lbpf",

@@ -1,7 +1,7 @@
 /**
  * Ring-buffer delivery benchmark through the TypeScript eBPF layer (no
  * Wasm): `openBufferReader` walks the ring in TypeScript. Same object,
- * stop rule and output as bench/guests/ringbuf/ and native/ringbuf.c.
+ * stop rule and output as bench/guests/ringbuf/ and bench/native/ringbuf.c.
  *
  *   deno run --allow-ffi --allow-read --allow-env bench/ts_ringbuf.ts \
  *     ringbuf.bpf.o TGID PER_CALL CALLS [drain]
