@@ -51,8 +51,8 @@ Options (before app.wasm; everything after it goes to the guest):
                               repeated (bpf_send_signal, bpf_probe_write_user,
                               bpf_override_return, ...; kfuncs by name)
       --allow-pin DIR         maps declared with pinning are pinned under DIR
-                              (the first one given; repeatable); with
-                              --restricted no map may be pinned without it
+                              (the first one given; repeatable); without it
+                              no map may be pinned
       --read-only-maps        the guest may look up but not change map entries
       --allow-map-writes      (with --restricted) it may change them
       --restricted            least privilege: nothing is allowed but what

@@ -75,7 +75,10 @@ export interface Policy {
    * may call; absent: all. Observing helpers are always allowed.
    */
   helpers?: string[];
-  /** Directories maps may be pinned under; absent: libbpf's default. */
+  /**
+   * Directories maps may be pinned under (the first is libbpf's pin root).
+   * Absent or empty: no map may be pinned, in any mode.
+   */
   pinDirs?: string[];
   /** Whether the guest may update and delete map entries (default true). */
   mapWrites?: boolean;
@@ -107,7 +110,7 @@ export function programKind(section: string): ProgramKind {
   if (head === "freplace") return "freplace";
   if (head === "syscall") return "syscall";
   if (
-    /^(tp|tracepoint|raw_tp|raw_tracepoint|tp_btf|fentry|fexit|kprobe|kretprobe|ksyscall|kretsyscall|perf_event|iter|kprobe\.multi|kretprobe\.multi)$/
+    /^(tp|tracepoint|raw_tp|raw_tracepoint|tp_btf|fentry|fexit|kprobe|kretprobe|ksyscall|kretsyscall|perf_event|iter)$/
       .test(head)
   ) return "tracing";
   if (/^(uprobe|uretprobe|usdt)$/.test(head)) return "uprobe";
@@ -550,7 +553,9 @@ export function resolvePolicy(
     if (m.name.includes("/") || m.name.includes("..") || base.includes("..")) {
       deny(", a name with '/' or '..'", "rename the map");
     }
-    if (p.pinDirs) {
+    {
+      // pins are refused unless a directory was granted: a pin outlives
+      // the guest and is shared with every program that knows its path
       const dir = realPath(parentDir(pinPath));
       const id = dir ? idOf(dir) : undefined;
       if (!id || !pinDirIds.some((g) => same(g, id))) {

@@ -159,7 +159,7 @@ Deno.test("estimateMapBytes", () => {
   ]);
 });
 
-Deno.test("checkMaps: pins only under granted dirs, never with '/' or '..', never reusing a pin", () => {
+Deno.test("checkMaps: pins only under granted dirs (none by default), never with '/' or '..', never reusing a pin", () => {
   const dir = Deno.makeTempDirSync();
   try {
     const map = (name: string, pinPath?: string): MapInfo => ({
@@ -170,13 +170,12 @@ Deno.test("checkMaps: pins only under granted dirs, never with '/' or '..', neve
       maxEntries: 1,
       pinPath,
     });
-    // not restricted: pins allowed, but never an existing one
-    resolvePolicy({}).checkMaps("o", [map("m", `${dir}/m`)]);
-    Deno.writeTextFileSync(`${dir}/taken`, "");
+    // no grant, restricted or not: no pin
     denied(
-      () => resolvePolicy({}).checkMaps("o", [map("taken", `${dir}/taken`)]),
-      /pin exists already/,
+      () => resolvePolicy({}).checkMaps("o", [map("m", `${dir}/m`)]),
+      /--allow-pin/,
     );
+    Deno.writeTextFileSync(`${dir}/taken`, "");
     // restricted without a grant: no pin
     denied(
       () =>

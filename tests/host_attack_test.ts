@@ -289,7 +289,7 @@ function exists(path: string): boolean {
   }
 }
 
-Deno.test("pinned maps: a guest never gets another program's pinned map, and leaves no pin behind", async () => {
+Deno.test("pinned maps: refused unless granted; a guest never gets another program's pinned map, and leaves no pin behind", async () => {
   const PIN = "/sys/fs/bpf/wbpf_pin_test";
   if (exists(PIN)) Deno.removeSync(PIN); // a previous run that died
   const before = bpfSnapshot();
@@ -312,7 +312,17 @@ Deno.test("pinned maps: a guest never gets another program's pinned map, and lea
       other.map("wbpf_pin_test").update(u32(0), u64(42n));
     }
     assert(exists(PIN));
-    const g = stubGuest("pinner", logs);
+    // pinning is refused unless a directory is granted
+    const denied = stubGuest("no-pins", logs);
+    try {
+      assert.equal(denied.tryLoad(obj), 0n, "pinned without --allow-pin");
+    } finally {
+      denied.host.close();
+    }
+    assert.equal(pinnedValue(), 42n);
+    // granted the directory: still never another program's pin
+    const grant = { policy: { pinDirs: ["/sys/fs/bpf"] } };
+    const g = stubGuest("pinner", logs, grant);
     let loaded = 0n;
     try {
       const h = loaded = g.tryLoad(obj);
@@ -329,7 +339,7 @@ Deno.test("pinned maps: a guest never gets another program's pinned map, and lea
     Deno.removeSync(PIN);
 
     // nothing pinned: whatever the guest pins goes away with it
-    const g2 = stubGuest("pinner2", logs);
+    const g2 = stubGuest("pinner2", logs, grant);
     try {
       const h = g2.tryLoad(obj);
       if (h) assert.notDeepEqual(bpffs(), pinsBefore, "pinned while loaded");
