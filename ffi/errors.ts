@@ -7,20 +7,21 @@
 
 import { LIBBPF_ERRNOS, LINUX_ERRNOS } from "./constants.ts";
 
-type SdkErrno = Extract<(typeof LINUX_ERRNOS)[number], { sdk: true }>;
-
 /**
  * The Linux errno values this project names (positive): those of
  * {@link LINUX_ERRNOS} marked `sdk`. The imports of the Wasm host return
  * them negated.
  */
-export const Errno: { readonly [E in SdkErrno as E["name"]]: E["errno"] } =
-  Object.fromEntries(
-    LINUX_ERRNOS.filter((e) => "sdk" in e && e.sdk).map((e) => [
-      e.name,
-      e.errno,
-    ]),
-  ) as never;
+export const Errno: {
+  readonly [
+    E in Extract<(typeof LINUX_ERRNOS)[number], { sdk: true }> as E["name"]
+  ]: E["errno"];
+} = Object.fromEntries(
+  LINUX_ERRNOS.filter((e) => "sdk" in e && e.sdk).map((e) => [
+    e.name,
+    e.errno,
+  ]),
+) as never;
 
 const NAMES: Record<number, [string, string]> = {};
 for (const e of [...LINUX_ERRNOS, ...LIBBPF_ERRNOS]) {

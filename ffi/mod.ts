@@ -5,6 +5,7 @@
  */
 export { closeFds, LibraryLoadError } from "./native.ts";
 export { BpfError, Errno, errnoName, errnoText } from "./errors.ts";
+export { type ErrnoInfo, LIBBPF_ERRNOS, LINUX_ERRNOS } from "./constants.ts";
 export { type LibbpfLogger, libbpfLogLock, useLibbpfLogLock } from "./log.ts";
 export {
   BpfMap,

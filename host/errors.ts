@@ -13,6 +13,8 @@ import { GuestInterrupted, type Session } from "./session.ts";
 /** A request the ABI refuses: the import returns `-errno`. */
 export class AbiError extends Error {
   /**
+   * A refusal described by `message`, returned to the guest as `-errno`.
+   *
    * @param message names the import, the argument at fault and what to do.
    * @param errno the positive Linux errno (see {@link Errno}).
    */

@@ -22,7 +22,8 @@ function readLeb(bytes: Uint8Array, off: number): [number, number] {
   }
 }
 
-function leb(n: number): number[] {
+/** The unsigned LEB128 encoding of `n` (a wasm section size or limit). */
+export function leb(n: number): number[] {
   const out: number[] = [];
   do {
     let b = n % 128;

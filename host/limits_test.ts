@@ -1,21 +1,10 @@
 // Root-free: capMemory on hand-made modules, judged by what the compiled
 // module then allows (initial size, memory.grow past the cap).
 import * as assert from "node:assert/strict";
-import { capMemory } from "./limits.ts";
+import { capMemory, leb } from "./limits.ts";
 
 const PAGE = 65536;
 const HEADER = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
-
-function leb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n) b |= 0x80;
-    out.push(b);
-  } while (n);
-  return out;
-}
 
 function section(id: number, content: number[]): number[] {
   return [id, ...leb(content.length), ...content];

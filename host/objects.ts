@@ -16,7 +16,9 @@ import type { Session } from "./session.ts";
 
 /** An open buffer reader of an object, and its wait set. */
 export interface BufferSlot {
+  /** The ring or perf buffer reader. */
   readonly reader: BufferReader;
+  /** What a poll of it waits on. */
   readonly waiter: Waiter;
   /** Set while a poll of this buffer is delivering records. */
   busy: boolean;
@@ -27,7 +29,9 @@ export type CarriedFd = "map" | "prog" | "prog@4" | "refused";
 
 /** A map fd the guest may name, and what it belongs to. */
 export interface MapSlot {
+  /** The object the map belongs to. */
   readonly entry: LoadedObject;
+  /** The map. */
   readonly map: BpfMap;
   /** Set for maps whose updates carry fds (see host/maps.ts). */
   readonly carries: CarriedFd | undefined;
@@ -35,8 +39,11 @@ export interface MapSlot {
 
 /** One object the guest loaded. */
 export interface LoadedObject {
+  /** The handle the guest names it by. */
   readonly handle: bigint;
+  /** The loaded libbpf object. */
   readonly obj: BpfObject;
+  /** Its open buffer readers, by map fd. */
   readonly readers: Map<number, BufferSlot>;
   /** Estimated kernel memory of its maps, counted against the policy. */
   readonly heldBytes: number;

@@ -54,9 +54,13 @@ export type ResolvedPolicy = ReturnType<typeof resolvePolicy>;
 
 /** A guest's state, shared by the import implementations. */
 export class Session {
+  /** The options the host was made with. */
   readonly options: HostOptions;
+  /** The guest's name in messages. */
   readonly name: string;
+  /** The checks of the guest's policy. */
   readonly policy: ResolvedPolicy;
+  /** The objects, maps and buffers the guest holds. */
   readonly objects: ObjectTable = new ObjectTable();
   /** The guest's function table (table-callback polling), once bound. */
   table: WebAssembly.Table | undefined;
@@ -70,6 +74,7 @@ export class Session {
   closed = false;
   #memory: GuestMemory | undefined;
 
+  /** A session for a guest run with `options`. */
   constructor(options: HostOptions) {
     this.options = options;
     this.name = options.name ?? "guest";
@@ -132,9 +137,12 @@ export class Session {
     return (level, line) => this.log(`libbpf(${level}): ${line.trimEnd()}`);
   }
 
+  /** Set by `WasmBpfHost.interrupt()`: the reason, or false. */
+  interruptRequested: string | false = false;
+
   /** The interrupt reason, if any (no side effect). */
   interrupted(): string | false {
-    return this.options.interrupted?.() ?? false;
+    return this.interruptRequested || (this.options.interrupted?.() ?? false);
   }
 
   /** The interrupt reason; unwinds if it was already reported once. */

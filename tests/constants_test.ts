@@ -11,20 +11,12 @@ import {
 import { blocks } from "../scripts/gen-constants.ts";
 import { Errno, errnoName, errnoText } from "../ffi/errors.ts";
 import { ROOT } from "./util.ts";
+import { run } from "./guests/gen-common/helpers.ts";
 
 const GEN = `${ROOT}/scripts/gen-constants.ts`;
 
-async function runGen(script: string, ...args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", script, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
+function runGen(script: string, ...args: string[]) {
+  return run(Deno.execPath(), ["run", "-A", script, ...args]);
 }
 
 function readHeader(path: string): string | undefined {

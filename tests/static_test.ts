@@ -1,6 +1,7 @@
 /**
  * The code is formatted, lint-clean and type-checks: `deno fmt --check`,
- * `deno lint` and `deno check` over every TypeScript module of the project
+ * `deno lint` and `deno check` over every TypeScript module of the project,
+ * `deno doc --lint` over the public API (mod.ts)
  * (AssemblyScript guest sources use asc's types and are left out of
  * `deno check`: they type-check with asc, in tests/sdk_as_test.ts).
  */
@@ -78,4 +79,9 @@ Deno.test("the package is JSR-publishable: deno publish --dry-run", async () => 
   const r = await deno(["publish", "--dry-run", "--allow-dirty"]);
   assert(r.ok, r.out);
   assert.match(r.out, /Dry run complete/);
+});
+
+Deno.test("every export of the public API is documented: deno doc --lint mod.ts", async () => {
+  const r = await deno(["doc", "--lint", "mod.ts"]);
+  assert(r.ok, r.out);
 });
