@@ -80,6 +80,20 @@ export class WasmBpfHost {
     this.#s.bind(instance.exports);
   }
 
+  /**
+   * Asks the guest to stop, cooperatively: its next poll returns -EINTR
+   * (so it may clean up), and any import it calls after that unwinds it
+   * with {@link GuestInterrupted}. It takes effect at the guest's next host
+   * call; a guest that never calls the host cannot be stopped this way
+   * (only the end of its process stops it: use `spawn()`). Call it from
+   * code that runs while the guest does (your host functions, a WASI hook);
+   * pass `wakeFd`/`interrupted` in the options to stop a guest from another
+   * thread.
+   */
+  interrupt(reason = "interrupt"): void {
+    this.#s.interruptRequested ||= reason;
+  }
+
   /** Releases every object the guest still holds. Idempotent. */
   close(): void {
     const s = this.#s;

@@ -677,3 +677,39 @@ Deno.test("--max-memory holds for WasmGC objects too: the guest is stopped namin
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("WasmBpfHost.interrupt(): an in-process guest gets -EINTR, then is unwound, nothing left", async () => {
+  const { Wasi } = await import("../host/wasi/mod.ts");
+  const { GuestInterrupted, WasmBpfHost } = await import("../mod.ts");
+  const before = bpfSnapshot();
+  const module = await WebAssembly.compile(
+    await Deno.readFile(await contain()),
+  );
+  const host = new WasmBpfHost({ name: "in-process", log: () => {} });
+  const out: string[] = [];
+  const wasi = new Wasi({
+    args: ["contain", "events", "1"],
+    env: {},
+    preopens: [],
+    // the embedder stops the guest once it says it is ready
+    stdout: (bytes) => {
+      out.push(new TextDecoder().decode(bytes));
+      if (out.join("").includes("ready")) host.interrupt("embedder");
+    },
+    stderr: () => {},
+  });
+  const instance = new WebAssembly.Instance(module, {
+    ...wasi.imports,
+    ...host.imports(),
+  });
+  host.bind(instance);
+  try {
+    // the guest ignores -EINTR and polls again: that call unwinds it
+    assert.throws(() => wasi.start(instance), GuestInterrupted);
+    assert.equal(host.objectCount, 1, "the guest's object is still open");
+  } finally {
+    host.close();
+  }
+  assert.equal(host.objectCount, 0);
+  await assertNoBpfLeaks(before);
+});
