@@ -12,6 +12,7 @@ import { blocks } from "../scripts/gen-constants.ts";
 import { Errno, errnoName, errnoText } from "../ffi/errors.ts";
 import { ROOT } from "./util.ts";
 import { run } from "./guests/gen-common/helpers.ts";
+import { Errno as WasiErrno, fromLinuxErrno } from "../host/wasi/errno.ts";
 
 const GEN = `${ROOT}/scripts/gen-constants.ts`;
 
@@ -200,5 +201,26 @@ Deno.test("map types, map commands and update flags match linux/bpf.h", () => {
     );
     assert.ok(m, `BPF_${k} not in linux/bpf.h`);
     assert.equal(Number(m[1]), v, `BPF_${k}`);
+  }
+});
+
+Deno.test("the host's WASI layer translates Linux errnos as the C SDK does", () => {
+  // host/wasi/errno.ts has its own Linux → WASI table; WASI names are the
+  // wasi-libc macros without the E (E2BIG is TOOBIG, EOPNOTSUPP NOTSUP)
+  const wasiName = (macro: string) =>
+    macro === "E2BIG"
+      ? "TOOBIG"
+      : macro === "EOPNOTSUPP"
+      ? "NOTSUP"
+      : macro.slice(1);
+  const byValue = new Map<number, string>(
+    Object.entries(WasiErrno).map(([k, v]) => [v as number, k]),
+  );
+  for (const e of LINUX_ERRNOS as readonly ErrnoInfo[]) {
+    assert.equal(
+      byValue.get(fromLinuxErrno(e.errno)),
+      e.guestLibc ? wasiName(e.guestLibc) : "IO",
+      `${e.name} (${e.errno})`,
+    );
   }
 });

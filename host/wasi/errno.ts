@@ -174,6 +174,7 @@ const FROM_LINUX: Readonly<Record<number, Errno>> = {
   125: Errno.CANCELED, // ECANCELED
   130: Errno.OWNERDEAD, // EOWNERDEAD
   131: Errno.NOTRECOVERABLE, // ENOTRECOVERABLE
+  524: Errno.NOTSUP, // ENOTSUPP (kernel-internal), as the C SDK maps it
 };
 
 /**
