@@ -23,7 +23,34 @@
  *
  * @module
  */
-export * from "./ffi/mod.ts";
+export {
+  BpfError,
+  BpfMap,
+  BpfObject,
+  type BufferReader,
+  type ErrnoInfo,
+  errnoName,
+  errnoText,
+  LIBBPF_ERRNOS,
+  type LibbpfLogger,
+  LibraryLoadError,
+  Link,
+  LINUX_ERRNOS,
+  MapCommand,
+  MapType,
+  numPossibleCpus,
+  openBufferReader,
+  type OpenOptions,
+  PerfBufReader,
+  Program,
+  type RecordHandler,
+  type Resource,
+  RingBufReader,
+  UpdateFlags,
+  Waiter,
+  type WaitResult,
+  WakeFd,
+} from "./ffi/mod.ts";
 export {
   Errno,
   GuestInterrupted,

@@ -1,9 +1,11 @@
 /**
- * The eBPF layer over libbpf (through `Deno.dlopen`), independent of Wasm.
+ * The eBPF layer over libbpf (through `Deno.dlopen`), independent of Wasm:
+ * the only door into `ffi/`. The package's public part of it is what
+ * `mod.ts` re-exports; the rest serves `host/`.
  *
  * @module
  */
-export { closeFds, LibraryLoadError } from "./native.ts";
+export { LibraryLoadError } from "./native.ts";
 export { BpfError, Errno, errnoName, errnoText } from "./errors.ts";
 export { type ErrnoInfo, LIBBPF_ERRNOS, LINUX_ERRNOS } from "./constants.ts";
 export { type LibbpfLogger, libbpfLogLock, useLibbpfLogLock } from "./log.ts";
@@ -19,6 +21,16 @@ export {
   type Resource,
   UpdateFlags,
 } from "./object.ts";
+export {
+  accessible,
+  type FileId,
+  fileId,
+  interfaceIndex,
+  isRoot,
+  pathExists,
+  realPath,
+  sameFile,
+} from "./sys.ts";
 export {
   type BufferReader,
   openBufferReader,

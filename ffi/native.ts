@@ -237,11 +237,6 @@ export function addr(p: Deno.PointerValue): number {
   return p ? Number(Deno.UnsafePointer.value(p)) : 0;
 }
 
-/** Closes raw fds (kernel objects a dead thread left behind). */
-export function closeFds(fds: Iterable<number>): void {
-  for (const fd of fds) if (fd >= 0) c().close(fd);
-}
-
 const FAST_SYMBOLS = {
   wasm_bpf_fast_version: { parameters: [], result: "i32" },
   wasm_bpf_fast_map_op_abs: {

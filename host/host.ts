@@ -31,7 +31,7 @@
 import { abiImports } from "./imports.ts";
 import { type HostOptions, Session } from "./session.ts";
 
-export { Errno } from "../ffi/errors.ts";
+export { Errno } from "../ffi/mod.ts";
 export { GuestInterrupted, type HostOptions } from "./session.ts";
 
 /**

@@ -4,8 +4,7 @@
  *
  * @module
  */
-import { BpfError, type BpfMap, BpfObject, Errno } from "../ffi/mod.ts";
-import { c } from "../ffi/native.ts";
+import { BpfError, type BpfMap, BpfObject, Errno, isRoot } from "../ffi/mod.ts";
 import { ObjectFileError } from "../objfile/elf.ts";
 import { inspectPrograms, type ProgramInfo } from "../objfile/inspect.ts";
 import { validateBpfObject } from "../objfile/validate.ts";
@@ -57,7 +56,7 @@ export function loadObject(s: Session, ptr: number, len: number): bigint {
   } catch (e) {
     obj.close();
     if (
-      e instanceof BpfError && e.errno === Errno.EPERM && c().geteuid() !== 0
+      e instanceof BpfError && e.errno === Errno.EPERM && !isRoot()
     ) {
       throw new AbiError(
         `cannot load BPF object '${name}': not running as root: loading BPF programs needs root (or CAP_BPF and CAP_PERFMON)`,

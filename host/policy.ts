@@ -13,7 +13,16 @@
  */
 import type { ProgramInfo } from "../objfile/inspect.ts";
 import { helperId } from "../objfile/helper_ids.ts";
-import { bpf, c, cstr, errno } from "../ffi/native.ts";
+import {
+  accessible,
+  type FileId,
+  fileId as idOf,
+  interfaceIndex,
+  numPossibleCpus,
+  pathExists as exists,
+  realPath,
+  sameFile as same,
+} from "../ffi/mod.ts";
 
 /**
  * Program kinds, derived from the ELF section. `lsm`, `fmod_ret`,
@@ -229,7 +238,7 @@ let possibleCpus = 0;
 function ncpusPossible(): number {
   if (!possibleCpus) {
     try {
-      possibleCpus = bpf().libbpf_num_possible_cpus();
+      possibleCpus = numPossibleCpus();
     } catch {
       // no libbpf: what Deno sees
     }
@@ -239,40 +248,6 @@ function ncpusPossible(): number {
 }
 
 const MiB = (n: number) => `${Math.ceil(n / 2 ** 20)} MiB`;
-
-/** A file's identity: device and inode. */
-interface FileId {
-  dev: number;
-  ino: number;
-}
-
-// Through libc: Deno's file system API asks for --allow-all for /sys paths
-// (cgroups, interfaces, bpffs), which a least-privilege host does not have.
-
-/** stat(2): device and inode (the first two fields of struct stat). */
-function idOf(path: string): FileId | undefined {
-  const st = new Uint8Array(256);
-  if (c().stat(cstr(path), st) !== 0) return undefined;
-  const v = new DataView(st.buffer);
-  return {
-    dev: Number(v.getBigUint64(0, true)),
-    ino: Number(v.getBigUint64(8, true)),
-  };
-}
-
-/** realpath(3): symlinks, `.` and `..` resolved; undefined if it fails. */
-function realPath(path: string): string | undefined {
-  const buf = new Uint8Array(4096 + 1);
-  if (!c().realpath(cstr(path), buf)) return undefined;
-  return new TextDecoder().decode(buf.subarray(0, buf.indexOf(0)));
-}
-
-/** Whether anything (a dangling symlink aside) is at `path`. */
-function exists(path: string): boolean {
-  return c().access(cstr(path), 0) === 0 || errno() !== 2 /* ENOENT */;
-}
-
-const same = (a: FileId, b: FileId) => a.dev === b.dev && a.ino === b.ino;
 
 function parentDir(p: string): string {
   const i = p.lastIndexOf("/");
@@ -300,18 +275,14 @@ function searchBinary(file: string): string | undefined {
     : [env("PATH"), "/usr/bin:/usr/sbin"];
   for (const d of dirs.join(":").split(":").filter(Boolean)) {
     const p = `${d}/${file}`;
-    if (c().access(cstr(p), lib ? 4 /* R_OK */ : 5 /* R_OK|X_OK */) === 0) {
+    if (accessible(p, !lib)) {
       return p;
     }
   }
   return undefined;
 }
 
-/** if_nametoindex(3); undefined for no such interface. */
-function ifindex(name: string): number | undefined {
-  if (!name || name.length >= 16 || name.includes("/")) return undefined;
-  return c().if_nametoindex(cstr(name)) || undefined;
-}
+const ifindex = interfaceIndex;
 
 /** A helper name in the `bpf_` form (kfunc names are kept). */
 function helperKey(name: string): string {

@@ -32,11 +32,17 @@ export interface BpfSnapshot {
 }
 
 function bpftoolIds(kind: "prog" | "map" | "link"): Set<number> {
-  const out = new Deno.Command("bpftool", {
-    args: [kind, "show", "-j"],
-    stdout: "piped",
-    stderr: "piped",
-  }).outputSync();
+  let out!: Deno.CommandOutput;
+  // bpftool fails when an object goes away while it lists them (another
+  // test, another process): list again
+  for (let i = 0; i < 5; i++) {
+    out = new Deno.Command("bpftool", {
+      args: [kind, "show", "-j"],
+      stdout: "piped",
+      stderr: "piped",
+    }).outputSync();
+    if (out.success) break;
+  }
   if (!out.success) {
     throw new Error(
       `bpftool ${kind} show failed: ${new TextDecoder().decode(out.stderr)}`,
