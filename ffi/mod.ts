@@ -5,7 +5,7 @@
  *
  * @module
  */
-export { LibraryLoadError } from "./native.ts";
+export { LibraryLoadError, type Watchdog, watchdog } from "./native.ts";
 export { BpfError, Errno, errnoName, errnoText } from "./errors.ts";
 export { type ErrnoInfo, LIBBPF_ERRNOS, LINUX_ERRNOS } from "./constants.ts";
 export { type LibbpfLogger, libbpfLogLock, useLibbpfLogLock } from "./log.ts";

@@ -276,3 +276,53 @@ export function fastPath(): FastPath | null {
   }
   return fast;
 }
+
+const WATCHDOG_SYMBOLS = {
+  wasm_bpf_watchdog_version: { parameters: [], result: "i32" },
+  wasm_bpf_watchdog_start: {
+    parameters: [
+      "i32", // int wake: eventfd made readable at a stop
+      "i32", // int grace: ms before a forced exit
+      "i32", // int timeout: ms of the time limit, 0 none
+      "i32", // int watch_pipe: fd whose hang-up stops the guest, -1 none
+      "buffer", // const char *msg_int
+      "buffer", // const char *msg_term
+      "buffer", // const char *msg_timeout
+    ],
+    result: "i32",
+  },
+  wasm_bpf_watchdog_reason: { parameters: [], result: "i32" },
+  wasm_bpf_watchdog_done: { parameters: [], result: "void" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** The stop watchdog (native/watchdog.c). */
+export type Watchdog = Deno.DynamicLibrary<typeof WATCHDOG_SYMBOLS>["symbols"];
+
+let watchdogLib: Watchdog | null | undefined;
+
+/**
+ * The stop watchdog built from native/watchdog.c by scripts/setup.sh, or
+ * null when it is absent (then guests run in a Worker). `WASM_BPF_WATCHDOG`
+ * names another file, or `off` disables it.
+ */
+export function watchdog(): Watchdog | null {
+  if (watchdogLib === undefined) {
+    watchdogLib = null;
+    let path = "";
+    try {
+      const url = new URL(
+        "../build/native/libwasm_bpf_watchdog.so",
+        import.meta.url,
+      );
+      if (url.protocol === "file:") path = url.pathname;
+    } catch { /* not a file URL: no default */ }
+    path = envPath("WASM_BPF_WATCHDOG", path);
+    if (path && path !== "off") {
+      try {
+        const lib = Deno.dlopen(path, WATCHDOG_SYMBOLS).symbols;
+        if (lib.wasm_bpf_watchdog_version() === 1) watchdogLib = lib;
+      } catch { /* absent or not built: a Worker it is */ }
+    }
+  }
+  return watchdogLib;
+}

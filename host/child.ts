@@ -84,6 +84,9 @@ async function main(): Promise<GuestStatus> {
     audit: config.audit ? (record) => send({ t: "audit", record }) : undefined,
     stderr: (data) => send({ t: "stderr", data: toBase64(data) }),
     handleSignals: true,
+    watchStdin: true,
+    forcedExit: (status) =>
+      new TextDecoder().decode(encodeFrame({ t: "status", status })),
   });
   // the end of stdin: the embedder is gone or let go of its handle
   (async () => {

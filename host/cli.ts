@@ -475,5 +475,7 @@ async function runHere(
     audit,
     handleSignals: true,
     stdin: true,
+    forcedExit: (status) =>
+      `wasm-bpf: ${status.message} (exit ${status.code})\n`,
   }).status;
 }

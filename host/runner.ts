@@ -1,19 +1,30 @@
 /**
- * Runs one guest in this process: a Worker runs the guest, this thread
- * keeps the signals and the clock. Only the command line and the guest's
+ * Runs one guest in this process. Only the command line and the guest's
  * own process ({@link ./child.ts}) use it, because the end of a stop that
- * the guest does not cooperate with is the end of the process: a Worker
- * that runs wasm or sits in a host call cannot be stopped any other way.
+ * the guest does not cooperate with is the end of the process.
  *
- * A stop (SIGINT, SIGTERM, the time limit, {@link GuestRun.stop}) sets a
- * shared flag and wakes the guest's poll or sleep; the host returns -EINTR
+ * A stop (SIGINT, SIGTERM, the time limit, the end of the embedder's pipe)
+ * sets a flag and wakes the guest's poll or sleep; the host returns -EINTR
  * once, then unwinds the guest. If the guest has not ended `graceMs` later,
- * the status resolves with `forced: true` and the caller must end the
- * process at once (the kernel then releases everything the guest held).
+ * the process ends with the stop's status (the kernel then releases all the
+ * guest held).
+ *
+ * With the native watchdog (native/watchdog.c, built by set-up) the guest
+ * runs on this thread and the watchdog's thread keeps the signals, the
+ * clock and the grace period. Without it, a Worker runs the guest and this
+ * thread keeps them; a guest that does not unwind in time then resolves
+ * the status with `forced: true`, and the caller must end the process.
  *
  * @module
  */
-import { libbpfLogLock, numPossibleCpus, WakeFd } from "../ffi/mod.ts";
+import {
+  libbpfLogLock,
+  numPossibleCpus,
+  WakeFd,
+  type Watchdog,
+  watchdog,
+} from "../ffi/mod.ts";
+import { type GuestOutcome, runGuest } from "./guest.ts";
 import { capMemory } from "./limits.ts";
 import type { ChildConfig } from "./protocol.ts";
 import {
@@ -24,7 +35,7 @@ import {
   timedOut,
   trapped,
 } from "./status.ts";
-import type { StartMessage, WorkerReport } from "./worker.ts";
+import { REASONS, type StartMessage, type WorkerReport } from "./worker.ts";
 
 /** Where a running guest's messages go. */
 export interface RunnerHooks {
@@ -38,6 +49,13 @@ export interface RunnerHooks {
   handleSignals: boolean;
   /** Whether the guest reads this process's stdin (default: end of file). */
   stdin?: boolean;
+  /** Stop the guest when this process's stdin hangs up (the embedder is gone). */
+  watchStdin?: boolean;
+  /**
+   * What to write to stderr when a guest that did not unwind ends the
+   * process with `status` (a line for a user, a frame for an embedder).
+   */
+  forcedExit(status: GuestStatus): string;
 }
 
 /** A guest running in this process. */
@@ -93,11 +111,138 @@ export async function compileGuest(
   return module;
 }
 
+/** The status of a guest that ended with `outcome`, stopped for `stop` if set. */
+function statusOf(
+  name: string,
+  outcome: GuestOutcome,
+  stop: { signal: keyof typeof SIGNO; why: string } | undefined,
+  forced = false,
+): GuestStatus {
+  if (stop && (outcome.type === "exit" || outcome.type === "interrupted")) {
+    const status = stop.signal === "timeout"
+      ? timedOut(`${name}: ${stop.why}`, forced)
+      : interrupted(stop.signal, `${name}: ${stop.why}`, forced);
+    return outcome.type === "exit"
+      ? { ...status, guestCode: exited(outcome.code).guestCode }
+      : status;
+  }
+  switch (outcome.type) {
+    case "exit":
+      return exited(outcome.code);
+    case "interrupted":
+      return interrupted("SIGINT", `${name}: interrupted`);
+    case "trap":
+      return trapped(`${name}: the guest trapped: ${outcome.message}`);
+    default:
+      return failed(`${name}: ${outcome.message}`);
+  }
+}
+
+/** Why a stop happened, for its status and messages. */
+function stopOf(
+  signal: keyof typeof SIGNO,
+  timeoutMs: number | undefined,
+): { signal: keyof typeof SIGNO; why: string } {
+  return {
+    signal,
+    why: signal === "timeout"
+      ? `stopped at the ${timeoutMs} ms time limit`
+      : `stopped by ${signal}`,
+  };
+}
+
 /**
- * Starts the compiled guest in a Worker of this process. `config.wasm` is
- * not read (the module is given).
+ * Starts the compiled guest: on this thread under the native watchdog when
+ * it is there and the runner owns the signals, else in a Worker.
+ * `config.wasm` is not read (the module is given).
  */
 export function startGuest(
+  module: WebAssembly.Module,
+  config: Omit<ChildConfig, "wasm">,
+  hooks: RunnerHooks,
+): GuestRun {
+  const wd = hooks.handleSignals ? watchdog() : null;
+  return wd
+    ? startHere(wd, module, config, hooks)
+    : startInWorker(module, config, hooks);
+}
+
+/** The guest on this thread; the watchdog's thread keeps stops and the clock. */
+function startHere(
+  wd: Watchdog,
+  module: WebAssembly.Module,
+  config: Omit<ChildConfig, "wasm">,
+  hooks: RunnerHooks,
+): GuestRun {
+  const { name, graceMs } = config;
+  const timeoutMs = config.policy.timeoutMs;
+  let wake: WakeFd;
+  try {
+    wake = WakeFd.create();
+  } catch (e) {
+    return {
+      status: Promise.resolve(failed((e as Error).message)),
+      stop() {},
+    };
+  }
+  const enc = new TextEncoder();
+  const forced = (signal: keyof typeof SIGNO) => {
+    const stop = stopOf(signal, timeoutMs);
+    stop.why += `; it did not stop within ${graceMs} ms and was ended`;
+    return enc.encode(
+      hooks.forcedExit(statusOf(name, { type: "interrupted" }, stop, true)) +
+        "\0",
+    );
+  };
+  const err = wd.wasm_bpf_watchdog_start(
+    wake.fd,
+    graceMs,
+    timeoutMs !== undefined && timeoutMs > 0 ? Math.ceil(timeoutMs) : 0,
+    hooks.watchStdin ? 0 : -1,
+    forced("SIGINT"),
+    forced("SIGTERM"),
+    forced("timeout"),
+  );
+  if (err) {
+    wake.close();
+    return startInWorker(module, config, hooks);
+  }
+  const reason = (): keyof typeof SIGNO | undefined => {
+    const r = wd.wasm_bpf_watchdog_reason();
+    return r ? (REASONS[r] as keyof typeof SIGNO ?? "SIGTERM") : undefined;
+  };
+  let reported = false;
+  const status = (async () => {
+    const outcome = await runGuest(module, config, {
+      log: hooks.log,
+      audit: config.audit ? hooks.audit : undefined,
+      stderr: hooks.stderr ?? 2,
+      stdin: hooks.stdin ?? false,
+      wakeFd: wake.fd,
+      interrupted: () => {
+        const r = reason();
+        if (r && !reported) {
+          reported = true;
+          if (config.verbose) hooks.log(`wasm-bpf: stopping ${name} (${r})`);
+        }
+        return r ?? false;
+      },
+    });
+    wd.wasm_bpf_watchdog_done();
+    wake.close();
+    const r = reason();
+    return statusOf(name, outcome, r ? stopOf(r, timeoutMs) : undefined);
+  })();
+  return {
+    status,
+    // the watchdog owns the signals: a stop is one of them
+    stop: (signal) =>
+      Deno.kill(Deno.pid, signal === "abort" ? "SIGINT" : signal),
+  };
+}
+
+/** The guest in a Worker; this thread keeps the signals and the clock. */
+function startInWorker(
   module: WebAssembly.Module,
   config: Omit<ChildConfig, "wasm">,
   hooks: RunnerHooks,
@@ -129,13 +274,6 @@ export function startGuest(
     cleanup(status.forced === true);
     done.resolve(status);
   };
-  const stoppedStatus = (forced: boolean, guestCode?: number) => {
-    const s = stopping!;
-    const status = s.signal === "timeout"
-      ? timedOut(`${name}: ${s.why}`, forced)
-      : interrupted(s.signal, `${name}: ${s.why}`, forced);
-    return guestCode === undefined ? status : { ...status, guestCode };
-  };
 
   const stop = (signal: keyof typeof SIGNO, why: string) => {
     if (settled || stopping) return;
@@ -149,7 +287,7 @@ export function startGuest(
         why:
           `${why}; it did not stop within ${config.graceMs} ms and was ended`,
       };
-      finish(stoppedStatus(true));
+      finish(statusOf(name, { type: "interrupted" }, stopping, true));
     }, config.graceMs);
   };
 
@@ -195,22 +333,8 @@ export function startGuest(
         if (hooks.stderr) hooks.stderr(r.data);
         else Deno.stderr.writeSync(r.data);
         break;
-      case "exit":
-        finish(stopping ? stoppedStatus(false, r.code) : exited(r.code));
-        break;
-      case "interrupted":
-        finish(
-          stopping ? stoppedStatus(false) : interrupted(
-            "SIGINT",
-            `${name}: interrupted`,
-          ),
-        );
-        break;
-      case "trap":
-        finish(trapped(`${name}: the guest trapped: ${r.message}`));
-        break;
-      case "error":
-        finish(failed(`${name}: ${r.message}`));
+      default:
+        finish(statusOf(name, r, stopping));
         break;
     }
   };

@@ -80,7 +80,7 @@ export interface SpawnOptions {
   callbackExport?: string;
 }
 
-export type { HostFunctionContext } from "./worker.ts";
+export type { HostFunctionContext } from "./guest.ts";
 export type { PreopenSpec } from "./protocol.ts";
 
 /** A guest running in a process of its own; see {@link spawn}. */
@@ -313,7 +313,7 @@ export function spawn(
     "--no-prompt",
     "--allow-ffi",
     "--allow-read",
-    "--allow-env=WASM_BPF_LIBBPF,WASM_BPF_LIBC",
+    "--allow-env=WASM_BPF_LIBBPF,WASM_BPF_LIBC,WASM_BPF_FAST,WASM_BPF_WATCHDOG",
     // the ceiling covers the JavaScript heap too (WasmGC objects live there)
     ...(limit !== undefined
       ? [

@@ -128,17 +128,22 @@ mount_fs() {
   fi
 }
 
-# The host's map fast path (native/fastpath.c); the host falls back to
-# libbpf without it.
+# The host's native helpers: the map fast path (native/fastpath.c) and the
+# stop watchdog (native/watchdog.c). The host falls back to libbpf and to a
+# Worker without them.
 build_native() {
-  local src="$ROOT/native/fastpath.c" out="$ROOT/build/native/libwasm_bpf_fast.so"
-  if [ -f "$out" ] && [ "$out" -nt "$src" ]; then return 0; fi
   if ! command -v gcc >/dev/null 2>&1; then
-    log "gcc not found: the map fast path is not built (apt-get install gcc)"
+    log "gcc not found: the native helpers are not built (apt-get install gcc)"
     return 0
   fi
-  mkdir -p "$(dirname "$out")"
-  gcc -O2 -Wall -Wextra -shared -fPIC "$src" -o "$out" && log "built $out"
+  mkdir -p "$ROOT/build/native"
+  local name src out
+  for name in fastpath:fast watchdog:watchdog; do
+    src="$ROOT/native/${name%%:*}.c"
+    out="$ROOT/build/native/libwasm_bpf_${name##*:}.so"
+    if [ -f "$out" ] && [ "$out" -nt "$src" ]; then continue; fi
+    gcc -O2 -Wall -Wextra -shared -fPIC "$src" -o "$out" -lpthread && log "built $out"
+  done
 }
 
 main() {

@@ -713,3 +713,29 @@ Deno.test("WasmBpfHost.interrupt(): an in-process guest gets -EINTR, then is unw
   assert.equal(host.objectCount, 0);
   await assertNoBpfLeaks(before);
 });
+
+Deno.test("without the native watchdog (a Worker runs the guest), stops stop too", async () => {
+  const wasm = await contain();
+  const env = { WASM_BPF_WATCHDOG: "off" };
+  const before = bpfSnapshot();
+  // a pure loop at the time limit: ended after the grace period
+  const t0 = Date.now();
+  const spin = await runCli(["--timeout", "1", wasm, "spin"], { env });
+  assert.equal(spin.code, 124, spin.stderr);
+  assert.match(spin.stderr, /did not stop within 2000 ms and was ended/);
+  assert(Date.now() - t0 < 10_000);
+  // a guest that honours the stop
+  const sleepy = await runCli(["--timeout", "1", wasm, "sleep", "30"], { env });
+  assert.equal(sleepy.code, 124, sleepy.stderr);
+  assert.doesNotMatch(sleepy.stderr, /was ended/);
+  await assertNoBpfLeaks(before);
+});
+
+Deno.test("with the native watchdog, a guest in a pure loop is ended at the grace period", async () => {
+  const wasm = await contain();
+  const before = bpfSnapshot();
+  const spin = await runCli(["--timeout", "1", wasm, "spin"]);
+  assert.equal(spin.code, 124, spin.stderr);
+  assert.match(spin.stderr, /did not stop within 2000 ms and was ended/);
+  await assertNoBpfLeaks(before);
+});
