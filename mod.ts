@@ -63,6 +63,7 @@ export {
   type Policy,
   PolicyDenied,
   PROGRAM_KINDS,
+  type ProgramInfo,
   type ProgramKind,
   programKind,
 } from "./host/policy.ts";

@@ -12,6 +12,8 @@
  * @module
  */
 import type { ProgramInfo } from "../objfile/inspect.ts";
+
+export type { ProgramInfo };
 import { helperId } from "../objfile/helper_ids.ts";
 import {
   accessible,
@@ -95,9 +97,16 @@ export interface Policy {
   maxObjects?: number;
   /** Most kernel memory of all the guest's maps (default {@link DEFAULT_MAX_MAP_MEMORY_BYTES}). */
   maxMapMemoryBytes?: number;
-  /** Guest memory ceiling in bytes (checked by `run`). */
+  /**
+   * Guest memory ceiling in bytes: linear memory and the JavaScript heap.
+   * Enforced by `run()`/`spawn()` and the CLI; `WasmBpfHost` ignores it (an
+   * embedder running its own instance enforces it itself).
+   */
   maxMemoryBytes?: number;
-  /** Wall-clock limit in milliseconds (enforced by `run`). */
+  /**
+   * Wall-clock limit in milliseconds. Enforced by `run()`/`spawn()` and the
+   * CLI; `WasmBpfHost` ignores it.
+   */
   timeoutMs?: number;
 }
 
