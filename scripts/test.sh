@@ -13,6 +13,12 @@ bash scripts/setup-sdk.sh ${SETUP_FLAGS:-} || {
   exit 1
 }
 
+# the OCI registry, htpasswd and skopeo tests/oci_test.ts starts (idempotent)
+bash scripts/setup-oci.sh ${SETUP_FLAGS:-} || {
+  echo "0 passed, 1 failed"
+  exit 1
+}
+
 # every guest and example, through the one build rule (incremental)
 dirs=(tests/guests/*/ examples/*/)
 existing=()
