@@ -84,6 +84,14 @@ const LIBBPF_SYMBOLS = {
   bpf_map__type: { parameters: ["pointer"], result: "i32" },
   bpf_map__key_size: { parameters: ["pointer"], result: "u32" },
   bpf_map__value_size: { parameters: ["pointer"], result: "u32" },
+  bpf_obj_get_info_by_fd: {
+    parameters: [
+      "i32", // int bpf_fd
+      "buffer", // void *info
+      "buffer", // __u32 *info_len
+    ],
+    result: "i32",
+  },
   bpf_map__max_entries: { parameters: ["pointer"], result: "u32" },
   bpf_map__pin_path: { parameters: ["pointer"], result: "pointer" },
   bpf_map__is_pinned: { parameters: ["pointer"], result: "bool" },

@@ -303,10 +303,14 @@ export class BpfMap {
   readonly libbpfName: string;
   /** `enum bpf_map_type`. */
   readonly type: number;
-  /** Key size in bytes. */
-  readonly keySize: number;
-  /** Value size in bytes (per CPU for per-CPU maps). */
-  readonly valueSize: number;
+  /** Key size in bytes (the kernel's, once loaded). */
+  keySize: number;
+  /**
+   * Value size in bytes (per CPU for per-CPU maps); once loaded, the
+   * kernel's, which can differ from the declaration (struct_ops values
+   * carry a kernel header): every bounds check uses this.
+   */
+  valueSize: number;
   /** The most entries the map holds (ring buffers: its size in bytes). */
   readonly maxEntries: number;
   #fd = -1;
@@ -327,6 +331,22 @@ export class BpfMap {
     this.keySize = bpf().bpf_map__key_size(ptr);
     this.valueSize = bpf().bpf_map__value_size(ptr);
     this.maxEntries = bpf().bpf_map__max_entries(ptr);
+  }
+  /** Takes the key and value sizes from the kernel's own record of the map. */
+  adoptKernelSizes(): void {
+    const info = new Uint8Array(80); // struct bpf_map_info, up to btf ids
+    const len = new Uint32Array([info.length]);
+    const err = bpf().bpf_obj_get_info_by_fd(
+      this.fd,
+      info,
+      new Uint8Array(len.buffer),
+    );
+    if (err) {
+      throw new BpfError(`cannot read map '${this.name}' from the kernel`, err);
+    }
+    const v = new DataView(info.buffer);
+    this.keySize = v.getUint32(8, true);
+    this.valueSize = v.getUint32(12, true);
   }
   /** The map's fd (valid after load). */
   get fd(): number {
@@ -609,6 +629,13 @@ export class BpfObject {
       );
     }
     this.#loaded = true;
+    // bounds checks must use what the kernel copies, not what was declared
+    try {
+      for (const m of this.#maps) m.adoptKernelSizes();
+    } catch (e) {
+      this.close();
+      throw e;
+    }
   }
 
   /** Every program, in ELF order. */

@@ -252,3 +252,40 @@ Deno.test("pinning: maps declared with pinning go under the pin root; unpin remo
   }
   await assertNoBpfLeaks(before);
 });
+
+Deno.test("map sizes are the kernel's once loaded: a struct_ops value is larger than its declaration", async () => {
+  const file = `${await buildGuest(
+    "tests/guests/struct-ops",
+  )}/struct_ops.bpf.o`;
+  const before = bpfSnapshot();
+  {
+    using obj = BpfObject.openFile(file);
+    const map = obj.map("wbpf_cc");
+    const declared = map.valueSize;
+    try {
+      obj.load();
+    } catch (e) {
+      console.log(
+        `struct_ops refused by this kernel (${e}); size test skipped`,
+      );
+      return;
+    }
+    const info = JSON.parse(
+      new TextDecoder().decode(
+        new Deno.Command("bpftool", {
+          args: ["map", "list", "-j"],
+          stdout: "piped",
+        }).outputSync().stdout,
+      ),
+    ) as { name: string; bytes_value: number; type: string }[];
+    const kernel = info.find((m) =>
+      m.type === "struct_ops" && m.name.startsWith("wbpf_cc")
+    );
+    assert(kernel, "the struct_ops map is not in the kernel");
+    assert(kernel.bytes_value > declared, "the kernel's value is larger");
+    // every bounds check of the host uses this size
+    assert.equal(map.valueSize, kernel.bytes_value);
+    assert.equal(map.valueBufferSize, kernel.bytes_value);
+  }
+  await assertNoBpfLeaks(before);
+});
