@@ -18,6 +18,7 @@ import { compileGuest, preflight, startGuest } from "./runner.ts";
 import { type GuestProcess, spawn } from "./spawn.ts";
 import { ExitCode, failed, type GuestStatus } from "./status.ts";
 import type { ChildConfig, PreopenSpec } from "./protocol.ts";
+import { isObjectFile, OBJECT_USAGE, runObjectCommand } from "./object_run.ts";
 
 const USAGE =
   `wasm-bpf ${denoJson.version}: run an eBPF application whose user space is WebAssembly
@@ -78,6 +79,7 @@ Options (before app.wasm; everything after it goes to the guest):
                               FILE; /dev/fd/N names a descriptor the shell
                               opened)
 
+${OBJECT_USAGE}
 Least Deno permissions: --allow-ffi (libbpf, libc) --allow-read (the .wasm
 file) --allow-env (optional: WASM_BPF_LIBBPF / WASM_BPF_LIBC overrides).
 `;
@@ -387,6 +389,13 @@ export async function main(args: string[]): Promise<number> {
     audit = (e) => f.writeSync(enc.encode(JSON.stringify(e) + "\n"));
   }
   try {
+    if (await isObjectFile(p.wasm)) {
+      return await runObjectCommand(p.wasm, p.guestArgs, {
+        policy,
+        verbose: p.verbose,
+        audit,
+      });
+    }
     const config: Omit<ChildConfig, "wasm"> = {
       name: p.wasm.split("/").pop()!,
       args: p.guestArgs,

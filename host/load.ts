@@ -4,13 +4,20 @@
  *
  * @module
  */
-import { BpfError, type BpfMap, BpfObject, Errno, isRoot } from "../ffi/mod.ts";
+import {
+  BpfError,
+  type BpfMap,
+  BpfObject,
+  Errno,
+  isRoot,
+  type LibbpfLogger,
+} from "../ffi/mod.ts";
 import { ObjectFileError } from "../objfile/elf.ts";
 import { inspectPrograms, type ProgramInfo } from "../objfile/inspect.ts";
 import { validateBpfObject } from "../objfile/validate.ts";
 import { AbiError } from "./errors.ts";
 import { carriedFd } from "./maps.ts";
-import { actingHelpers } from "./policy.ts";
+import { actingHelpers, type PolicyChecks } from "./policy.ts";
 import type { Session } from "./session.ts";
 
 /** `wasm_load_bpf_object`: a new handle (failures throw; the import says 0). */
@@ -27,44 +34,11 @@ export function loadObject(s: Session, ptr: number, len: number): bigint {
     .slice();
   const handle = s.objects.nextHandle();
   const name = `${s.name}#${handle}`;
-  // before libbpf sees anything: the structure, then what the code calls
-  const programs = inspect(name, bytes).filter((p) => !p.section.startsWith("?") // autoload off: libbpf does not load them
-  );
-  s.policy.checkPrograms(name, programs);
-  const obj = BpfObject.open(bytes, {
-    name,
+  const { obj, programs, heldBytes, pins } = openAndLoad(name, bytes, {
+    policy: s.policy,
+    heldBytes: s.objects.heldBytes,
     logger: s.libbpfLogger(),
-    pinRoot: s.policy.pinRoot,
   });
-  let pins: BpfMap[];
-  let heldBytes: number;
-  try {
-    heldBytes = s.policy.checkMaps(
-      name,
-      obj.maps.map((m) => ({
-        name: m.name,
-        type: m.type,
-        keySize: m.keySize,
-        valueSize: m.valueSize,
-        maxEntries: m.maxEntries,
-        pinPath: m.pinPath,
-      })),
-      s.objects.heldBytes,
-    );
-    obj.load();
-    pins = obj.maps.filter((m) => m.pinPath !== undefined && m.pinned);
-  } catch (e) {
-    obj.close();
-    if (
-      e instanceof BpfError && e.errno === Errno.EPERM && !isRoot()
-    ) {
-      throw new AbiError(
-        `cannot load BPF object '${name}': not running as root: loading BPF programs needs root (or CAP_BPF and CAP_PERFMON)`,
-        e.errno,
-      );
-    }
-    throw e;
-  }
   s.objects.add(handle, obj, heldBytes, pins, carriedFd);
   s.debug(
     `loaded object ${name}: programs ${
@@ -84,6 +58,79 @@ export function loadObject(s: Session, ptr: number, len: number): bigint {
   });
   s.fdsChanged();
   return handle;
+}
+
+/** What {@link openAndLoad} checks an object against. */
+export interface LoadChecks {
+  /** The resolved policy (programs, maps, pins). */
+  policy: PolicyChecks;
+  /** Map bytes the caller's other objects hold (the memory cap is shared). */
+  heldBytes: number;
+  /** Where libbpf's lines go. */
+  logger?: LibbpfLogger;
+}
+
+/** An object {@link openAndLoad} loaded. */
+export interface CheckedObject {
+  /** The loaded object. */
+  obj: BpfObject;
+  /** The programs libbpf loaded (autoload on), as inspected. */
+  programs: ProgramInfo[];
+  /** Its maps' estimated kernel memory. */
+  heldBytes: number;
+  /** Maps pinned at load. */
+  pins: BpfMap[];
+}
+
+/**
+ * The load path every object takes, guest's or bare: the ELF and BTF
+ * checked, the programs' kinds and helpers against the policy, opened
+ * with the policy's pin root, the maps against the memory cap and pin
+ * rules, then loaded. Throws {@link AbiError} (malformed object, not
+ * root), PolicyDenied or BpfError; nothing stays open on failure.
+ */
+export function openAndLoad(
+  name: string,
+  bytes: Uint8Array,
+  checks: LoadChecks,
+): CheckedObject {
+  // before libbpf sees anything: the structure, then what the code calls
+  const programs = inspect(name, bytes).filter((p) => !p.section.startsWith("?") // autoload off: libbpf does not load them
+  );
+  checks.policy.checkPrograms(name, programs);
+  const obj = BpfObject.open(bytes, {
+    name,
+    logger: checks.logger,
+    pinRoot: checks.policy.pinRoot,
+  });
+  try {
+    const heldBytes = checks.policy.checkMaps(
+      name,
+      obj.maps.map((m) => ({
+        name: m.name,
+        type: m.type,
+        keySize: m.keySize,
+        valueSize: m.valueSize,
+        maxEntries: m.maxEntries,
+        pinPath: m.pinPath,
+      })),
+      checks.heldBytes,
+    );
+    obj.load();
+    const pins = obj.maps.filter((m) => m.pinPath !== undefined && m.pinned);
+    return { obj, programs, heldBytes, pins };
+  } catch (e) {
+    obj.close();
+    if (
+      e instanceof BpfError && e.errno === Errno.EPERM && !isRoot()
+    ) {
+      throw new AbiError(
+        `cannot load BPF object '${name}': not running as root: loading BPF programs needs root (or CAP_BPF and CAP_PERFMON)`,
+        e.errno,
+      );
+    }
+    throw e;
+  }
 }
 
 /** `wasm_attach_bpf_program`: 0 (failures throw). */

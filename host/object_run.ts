@@ -1,0 +1,567 @@
+/**
+ * Bare BPF objects, as eunomia-bpf's `ecli` runs them: a `.bpf.o` loaded
+ * through the same checks as a guest's (ELF/BTF validation, policy,
+ * map-memory cap, audit), its read-only globals set, every program
+ * attached by section, and its output typed by BTF: records of every ring
+ * buffer and perf event array decoded into plain objects, and log2
+ * histogram maps (a value struct with a `slots` array).
+ *
+ * How a buffer's record type is found: see {@link ./decode.ts} (the map's
+ * `__type(value, struct event)`, else a global `const struct event *unused
+ * __attribute__((unused))`, else a struct named `MAP_event` or `event`;
+ * else records come as `{ size, hex }`).
+ *
+ * @example Collect bootstrap's events as data
+ * ```ts
+ * import { runObject } from "@wasm-bpf/run";
+ *
+ * using run = runObject("bootstrap.bpf.o", { set: { min_duration_ns: 0 } });
+ * const signal = AbortSignal.timeout(5_000);
+ * for await (const ev of run.events({ signal })) {
+ *   const e = ev.data as { pid: number; comm: string; exit_event: number };
+ *   console.log(e.exit_event ? "exit" : "exec", e.pid, e.comm);
+ * }
+ * ```
+ *
+ * @module
+ */
+import {
+  type BpfObject,
+  type BufferReader,
+  type LibbpfLogger,
+  MapType,
+  openBufferReader,
+  Waiter,
+} from "../ffi/mod.ts";
+import { Btf } from "../objfile/btf.ts";
+import { ObjectFileError } from "../objfile/elf.ts";
+import { validateBpfObject } from "../objfile/validate.ts";
+import {
+  applySets,
+  cell,
+  decodeHistogram,
+  formatHistogram,
+  type Histogram,
+  type HistogramSpec,
+  histogramSpec,
+  type RawRecord,
+  RecordDecoder,
+  recordType,
+  SetError,
+  toJson,
+  type Value,
+} from "./decode.ts";
+import { AbiError } from "./errors.ts";
+import { openAndLoad } from "./load.ts";
+import { actingHelpers, type Policy, resolvePolicy } from "./policy.ts";
+import { ExitCode } from "./status.ts";
+
+export { SetError };
+export type { Histogram, RawRecord, Value };
+
+/** Whether `bytes` start like an ELF file (a BPF object), not `\0asm`. */
+export function isElf(bytes: Uint8Array): boolean {
+  return bytes.length >= 4 && bytes[0] === 0x7f && bytes[1] === 0x45 &&
+    bytes[2] === 0x4c && bytes[3] === 0x46;
+}
+
+/**
+ * Whether `file` is a BPF object (ELF magic) rather than a `.wasm`; false
+ * when it cannot be read (the wasm path then reports that).
+ */
+export async function isObjectFile(file: string): Promise<boolean> {
+  let f: Deno.FsFile | undefined;
+  try {
+    f = await Deno.open(file);
+    const head = new Uint8Array(4);
+    const n = await f.read(head);
+    return n === 4 && isElf(head);
+  } catch {
+    return false;
+  } finally {
+    f?.close();
+  }
+}
+
+/** Options of {@link runObject}. */
+export interface ObjectRunOptions {
+  /** The object's name in messages (default: the file's name). */
+  name?: string;
+  /** What the object may do; default: what wasm guests are allowed. */
+  policy?: Policy;
+  /**
+   * Read-only globals (`const volatile`) to set before load, by name:
+   * values as on the command line (`"0x10"`, `-1`, `true`, an enum's
+   * name, a string for `char` arrays). Bad names or values throw
+   * {@link SetError} listing the settable globals.
+   */
+  set?: Record<string, string | number | bigint | boolean> | string[];
+  /** Where libbpf's lines go. */
+  logger?: LibbpfLogger;
+  /** One JSON object per load and attach, as for guests. */
+  audit?: (event: Record<string, unknown>) => void;
+}
+
+/** One decoded record ({@link ObjectRun.events}). */
+export interface TypedEvent {
+  /** The buffer map it came from. */
+  map: string;
+  /** Its C type (`struct event`), undefined when shown as hex. */
+  type: string | undefined;
+  /** The record as a plain object, or `{ size, hex }` without a type. */
+  data: { [field: string]: Value } | RawRecord;
+}
+
+/** A buffer of the object with its decoder. */
+export interface TypedBuffer {
+  /** The map's name. */
+  map: string;
+  /** Its reader. */
+  reader: BufferReader;
+  /** Its records' decoder. */
+  decoder: RecordDecoder;
+}
+
+/** A loaded, attached bare object; {@link close} detaches everything. */
+export class ObjectRun implements Disposable {
+  /** The loaded object. */
+  readonly obj: BpfObject;
+  /** Its BTF. */
+  readonly btf: Btf;
+  /** Every ring buffer and perf event array, with decoders. */
+  readonly buffers: TypedBuffer[];
+  /** Every histogram map. */
+  readonly histogramMaps: HistogramSpec[];
+  #waiters: Waiter[];
+
+  /** Wraps a loaded, attached object (see {@link runObject}). */
+  constructor(obj: BpfObject, btf: Btf) {
+    this.obj = obj;
+    this.btf = btf;
+    this.buffers = obj.maps
+      .filter((m) =>
+        m.type === MapType.RINGBUF || m.type === MapType.PERF_EVENT_ARRAY
+      )
+      .map((m) => ({
+        map: m.name,
+        reader: openBufferReader(obj, m),
+        decoder: new RecordDecoder(btf, recordType(btf, m.name)),
+      }));
+    this.#waiters = this.buffers.map((b) => new Waiter(b.reader.pollFd));
+    for (const w of this.#waiters) obj.own(w);
+    this.histogramMaps = obj.maps
+      .filter((m) => !m.perCpu)
+      .map((m) => histogramSpec(btf, m.name))
+      .filter((h): h is HistogramSpec => h !== undefined);
+  }
+
+  /** Decodes the records ready now, in order per buffer. */
+  ready(): TypedEvent[] {
+    const out: TypedEvent[] = [];
+    for (const b of this.buffers) {
+      b.reader.consume((data) => {
+        out.push({
+          map: b.map,
+          type: b.decoder.name,
+          data: b.decoder.decode(data),
+        });
+        return 0;
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Waits up to `ms` for a record (blocking this thread; keep it short so
+   * timers and signal listeners run). True when one may be ready.
+   */
+  wait(ms: number): boolean {
+    if (!this.#waiters.length) {
+      const until = Date.now() + ms;
+      while (Date.now() < until) { /* no buffer: nothing to wait on */ }
+      return false;
+    }
+    const each = Math.max(1, Math.floor(ms / this.#waiters.length));
+    for (const w of this.#waiters) {
+      if (w.wait(this.#waiters.length === 1 ? ms : each) === "ready") {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Every record of every buffer, decoded, until `signal` aborts (then the
+   * records already queued are still delivered). Polls every `pollMs`
+   * (default 50) so the event loop keeps running.
+   */
+  async *events(
+    opts: { signal?: AbortSignal; pollMs?: number } = {},
+  ): AsyncGenerator<TypedEvent> {
+    const pollMs = opts.pollMs ?? 50;
+    for (;;) {
+      const batch = this.ready();
+      yield* batch;
+      if (opts.signal?.aborted) {
+        yield* this.ready();
+        return;
+      }
+      if (!batch.length) {
+        this.wait(pollMs);
+        await new Promise((r) => setTimeout(r, 0));
+      }
+    }
+  }
+
+  /** Every histogram of every histogram map now (counts since load). */
+  histograms(): Histogram[] {
+    const out: Histogram[] = [];
+    for (const spec of this.histogramMaps) {
+      const m = this.obj.map(spec.map);
+      for (const key of m.keys()) {
+        const value = m.lookup(key);
+        if (value) out.push(decodeHistogram(this.btf, spec, key, value));
+      }
+    }
+    return out;
+  }
+
+  /** Detaches and unloads everything (links, buffers, maps). */
+  close(): void {
+    this.obj.close();
+  }
+
+  /** Same as {@link close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+function setList(set: ObjectRunOptions["set"]): string[] {
+  if (!set) return [];
+  if (Array.isArray(set)) return set;
+  return Object.entries(set).map(([k, v]) => `${k}=${v}`);
+}
+
+/**
+ * Loads a bare BPF object (a path or its bytes) through the guests' checks
+ * and policy, sets its read-only globals, attaches every program by its
+ * section and opens its buffers. Throws {@link SetError} for bad `set`
+ * entries, AbiError for a malformed object, PolicyDenied or BpfError.
+ */
+export function runObject(
+  file: string | Uint8Array,
+  options: ObjectRunOptions = {},
+): ObjectRun {
+  const bytes = typeof file === "string" ? Deno.readFileSync(file) : file;
+  const name = options.name ??
+    (typeof file === "string" ? file.split("/").pop()! : "object");
+  let patched: Uint8Array;
+  let btf: Btf;
+  try {
+    const elf = validateBpfObject(name, bytes);
+    btf = Btf.fromElf(elf);
+    patched = applySets(elf, btf, setList(options.set));
+  } catch (e) {
+    if (e instanceof ObjectFileError || e instanceof RangeError) {
+      throw new AbiError(
+        `cannot open BPF object '${name}': ${
+          e.message.replace(`${name}: `, "")
+        }`,
+        22,
+      );
+    }
+    throw e;
+  }
+  const policy = resolvePolicy(options.policy ?? {});
+  policy.checkObjectCount(0);
+  const { obj, programs, heldBytes } = openAndLoad(name, patched, {
+    policy,
+    heldBytes: 0,
+    logger: options.logger,
+  });
+  try {
+    options.audit?.({
+      event: "load",
+      handle: 1,
+      programs: programs.map((p) => ({
+        name: p.name,
+        section: p.section,
+        helpers: actingHelpers(p),
+      })),
+      maps: obj.maps.map((m) => m.name),
+      heldBytes,
+    });
+    for (const prog of obj.programs) {
+      if (prog.fd < 0) continue; // autoload off
+      const target = policy.checkAttach(prog.name, prog.section, "");
+      prog.attach(target, options.logger);
+      options.audit?.({
+        event: "attach",
+        handle: 1,
+        program: prog.name,
+        section: prog.section,
+        target,
+      });
+    }
+    return new ObjectRun(obj, btf);
+  } catch (e) {
+    obj.close();
+    throw e;
+  }
+}
+
+/** Command-line options after the object's path. */
+export interface ObjectArgs {
+  /** `--set NAME=VALUE`, in order. */
+  sets: string[];
+  /** `--json`. */
+  json: boolean;
+  /** `--interval S` in ms (histograms), 0: only at exit. */
+  intervalMs: number;
+}
+
+/** Parses the options after a `.bpf.o` path; throws Error on a mistake. */
+export function parseObjectArgs(args: string[]): ObjectArgs {
+  const out: ObjectArgs = { sets: [], json: false, intervalMs: 0 };
+  for (let i = 0; i < args.length; i++) {
+    let a = args[i];
+    let value: string | undefined;
+    const eq = a.indexOf("=");
+    if (a.startsWith("--") && eq > 0 && a.slice(0, eq) !== "--set") {
+      value = a.slice(eq + 1);
+      a = a.slice(0, eq);
+    } else if (a.startsWith("--set=")) {
+      value = a.slice(6);
+      a = "--set";
+    }
+    const need = () => {
+      if (value !== undefined) return value;
+      if (i + 1 >= args.length) throw new Error(`${a} needs a value`);
+      return args[++i];
+    };
+    switch (a) {
+      case "--set":
+        out.sets.push(need());
+        break;
+      case "--json":
+        if (value !== undefined) throw new Error("--json takes no value");
+        out.json = true;
+        break;
+      case "--interval": {
+        const v = need();
+        const s = Number(v);
+        if (!(s > 0)) {
+          throw new Error(
+            `--interval needs a positive number of seconds, got '${v}'`,
+          );
+        }
+        out.intervalMs = Math.round(s * 1000);
+        break;
+      }
+      default:
+        throw new Error(
+          `unknown option '${
+            args[i]
+          }' for a BPF object (--set NAME=VALUE, --json, --interval S)`,
+        );
+    }
+  }
+  return out;
+}
+
+/** The CLI's usage lines for bare objects (appended to its help). */
+export const OBJECT_USAGE =
+  `  deno run --allow-ffi --allow-read mod.ts [options] prog.bpf.o
+      [--set NAME=VALUE]... [--json] [--interval S]
+
+A BPF object (told from a .wasm by its ELF magic) runs bare, as ecli runs
+it: the same checks, policy flags and limits as a guest's objects; --set
+assigns a const volatile global (integers, hex, negative, true/false, enum
+names, strings for char arrays); every program is attached by its section;
+every ring buffer / perf event array record is printed decoded by its BTF
+type (the map's __type(value, struct X), else a global
+'const struct X *unused', else struct MAP_event or event; else as hex), as
+a table on a terminal, else (or with --json) as JSON lines; histogram maps
+(value struct with a 'slots' array) print as log2 tables every --interval
+seconds and at exit. Stops on Ctrl-C (130), SIGTERM (143), --timeout (124).
+`;
+
+/** Options the CLI passes to {@link runObjectCommand}. */
+export interface ObjectCommandOptions {
+  /** The policy the flags built. */
+  policy: Policy;
+  /** `-v`. */
+  verbose: boolean;
+  /** The audit sink. */
+  audit?: (e: Record<string, unknown>) => void;
+  /** Where lines go (default stdout). */
+  write?: (line: string) => void;
+  /** Whether to print a table (default: stdout is a terminal). */
+  table?: boolean;
+}
+
+/**
+ * `mod.ts prog.bpf.o [--set ...] [--json] [--interval S]`: runs the
+ * object until SIGINT/SIGTERM/`--timeout`; resolves to the exit status.
+ */
+export async function runObjectCommand(
+  file: string,
+  args: string[],
+  opts: ObjectCommandOptions,
+): Promise<number> {
+  const err = (line: string) => console.error(`wasm-bpf: ${line}`);
+  let a: ObjectArgs;
+  try {
+    a = parseObjectArgs(args);
+  } catch (e) {
+    err(`${(e as Error).message}\nRun with --help for usage.`);
+    return ExitCode.USAGE;
+  }
+  const enc = new TextEncoder();
+  const write = opts.write ??
+    ((line: string) => writeAll(enc.encode(line + "\n")));
+  const table = !a.json && (opts.table ?? Deno.stdout.isTerminal());
+  let run: ObjectRun;
+  try {
+    run = runObject(file, {
+      set: a.sets,
+      policy: opts.policy,
+      audit: opts.audit,
+      logger: opts.verbose
+        ? (level, line) => console.error(`libbpf(${level}): ${line.trimEnd()}`)
+        : undefined,
+    });
+  } catch (e) {
+    if (e instanceof SetError) {
+      err(e.message);
+      return ExitCode.USAGE;
+    }
+    err((e as Error).message);
+    return ExitCode.ERROR;
+  }
+  let stop: { code: number; why: string } | undefined;
+  const onInt = () => stop ??= { code: ExitCode.SIGINT, why: "SIGINT" };
+  const onTerm = () => stop ??= { code: ExitCode.SIGTERM, why: "SIGTERM" };
+  Deno.addSignalListener("SIGINT", onInt);
+  Deno.addSignalListener("SIGTERM", onTerm);
+  const started = Date.now();
+  const timeoutMs = opts.policy.timeoutMs;
+  const several = run.buffers.length > 1;
+  const printer = new EventPrinter(table, several, write);
+  if (opts.verbose) {
+    for (const b of run.buffers) {
+      err(
+        `buffer '${b.map}': records ${b.decoder.name ?? "as hex (no type)"}`,
+      );
+    }
+  }
+  let nextHist = a.intervalMs ? started + a.intervalMs : Infinity;
+  try {
+    for (;;) {
+      const batch = run.ready();
+      for (const ev of batch) printer.print(ev, run);
+      const now = Date.now();
+      if (now >= nextHist) {
+        printHistograms(run, table, write);
+        nextHist = now + a.intervalMs;
+      }
+      if (!stop && timeoutMs !== undefined && now - started >= timeoutMs) {
+        stop = { code: ExitCode.TIMEOUT, why: "its time limit" };
+      }
+      if (stop) break;
+      if (!batch.length) {
+        run.wait(Math.min(50, Math.max(1, nextHist - now)));
+        await new Promise((r) => setTimeout(r, 0));
+      }
+    }
+    for (const ev of run.ready()) printer.print(ev, run);
+    if (run.histogramMaps.length) printHistograms(run, table, write);
+  } catch (e) {
+    err(`${file}: ${(e as Error).message}`);
+    return ExitCode.ERROR;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onInt);
+    Deno.removeSignalListener("SIGTERM", onTerm);
+    run.close();
+  }
+  err(`${file} stopped by ${stop.why} (exit ${stop.code})`);
+  return stop.code;
+}
+
+function writeAll(bytes: Uint8Array) {
+  let off = 0;
+  while (off < bytes.length) {
+    try {
+      off += Deno.stdout.writeSync(bytes.subarray(off));
+    } catch (e) {
+      if (e instanceof Deno.errors.BrokenPipe) return;
+      throw e;
+    }
+  }
+}
+
+/** Prints events as table rows (header per buffer) or JSON lines. */
+class EventPrinter {
+  #headers = new Map<string, number[]>();
+  constructor(
+    readonly table: boolean,
+    readonly several: boolean,
+    readonly write: (line: string) => void,
+  ) {}
+
+  print(ev: TypedEvent, run: ObjectRun) {
+    if (!this.table) {
+      this.write(toJson(this.several ? { _map: ev.map, ...ev.data } : ev.data));
+      return;
+    }
+    const b = run.buffers.find((b) => b.map === ev.map)!;
+    const raw = "hex" in ev.data && "size" in ev.data &&
+      Object.keys(ev.data).length === 2 && b.decoder.type !== undefined;
+    const cols = raw ? ["size", "hex"] : b.decoder.columns();
+    const key = raw ? `${ev.map}#raw` : ev.map;
+    let widths = this.#headers.get(key);
+    if (!widths) {
+      widths = cols.map((c) => Math.max(c.length, 8));
+      this.#headers.set(key, widths);
+      const head = ["TIME", ...cols.map((c) => c.toUpperCase())];
+      this.write(
+        (this.several ? `${ev.map}: ` : "") +
+          head.map((h, i) => i ? h.padEnd(widths![i - 1]) : h.padEnd(8))
+            .join(" ").trimEnd(),
+      );
+    }
+    const t = new Date().toTimeString().slice(0, 8);
+    const data = ev.data as Record<string, unknown>;
+    const cells = cols.map((c, i) => {
+      const s = cell(data[c]);
+      if (s.length > widths![i] && s.length <= 24) widths![i] = s.length;
+      return s.padEnd(widths![i]);
+    });
+    this.write(
+      ((this.several ? `${ev.map}: ` : "") + [t, ...cells].join(" "))
+        .trimEnd(),
+    );
+  }
+}
+
+function printHistograms(
+  run: ObjectRun,
+  table: boolean,
+  write: (line: string) => void,
+) {
+  for (const h of run.histograms()) {
+    if (!table) {
+      write(
+        toJson({ histogram: h.map, key: h.key, ...h.fields, slots: h.slots }),
+      );
+      continue;
+    }
+    const label = [
+      h.key === null ? "" : `key = ${cell(h.key)}`,
+      ...Object.entries(h.fields).map(([k, v]) => `${k} = ${cell(v)}`),
+    ].filter(Boolean).join(" ");
+    write(`\n${h.map}${label ? ` (${label})` : ""}`);
+    write(formatHistogram(h.slots));
+  }
+}
