@@ -1,14 +1,18 @@
 /**
  * The benchmark runner (bench/run.sh calls it): builds every case from
- * source into build/bench/, runs each case REPS times, interleaving native,
- * Wasm and TypeScript runs so machine noise falls on all of them alike,
- * prints a table of medians with the ratio to native, and writes
- * bench/results/latest.json.
+ * source into build/bench/, runs each case REPS rounds (native, Wasm and
+ * TypeScript once per round, in an order rotated each round so machine
+ * noise and warm caches fall on all of them alike), prints a table and the
+ * text that reads it (both from the same run), the guests' sizes, and
+ * writes bench/results/latest.json.
  *
  *   deno run -A bench/bench.ts [--reps N] [--quick]
  *
  * Ratios are costs relative to native libbpf: time / native time, or
- * native rate / rate, so 1.00 is native speed and higher is slower.
+ * native rate / rate, so 1.00 is native speed and higher is slower. They
+ * are paired: each round's value divided by the same round's native value;
+ * the table prints the median of those per-round ratios and their spread
+ * (min–max). Values are medians of the rounds.
  *
  * @module
  */
@@ -111,6 +115,7 @@ async function build() {
   ]);
   await cc("bench/native/gen.c", "gen", [], []);
   await cc("bench/native/launch.c", "launch", [], []);
+  await cc("bench/native/rusage.c", "rusage", [], []);
   // the start-up trigger: an exec with a path no other program uses
   Deno.copyFileSync("/bin/true", `${NATIVE}/bench-trigger`);
   Deno.chmodSync(`${NATIVE}/bench-trigger`, 0o755);
@@ -181,7 +186,10 @@ interface Variant {
 const VARIANTS = {
   native: { name: "native", label: "native C (libbpf)" },
   wasm: { name: "wasm", label: "C wasm guest, Deno host" },
-  wasmBatch: { name: "wasm_batch", label: "C wasm guest, poll_batch import" },
+  wasmBatch: {
+    name: "wasm_batch",
+    label: "the same C guest built with -DLIBBPF_WASM_BATCH",
+  },
   ts: { name: "ts", label: "TypeScript API (ffi/), no Wasm" },
 } satisfies Record<string, Variant>;
 
@@ -199,16 +207,25 @@ const tsCmd = (script: string, args: string[]) => [
   ...args,
 ];
 
+/** The list rotated left by `k` (round k starts with a different variant). */
+function rotate<T>(xs: T[], k: number): T[] {
+  const n = k % xs.length;
+  return [...xs.slice(n), ...xs.slice(0, n)];
+}
+
 // ---- case 1: map operations ----
 
-function mapCommands(): [Variant, string[]][] {
-  const n = String(MAP_OPS);
+function mapCommands(n = MAP_OPS): [Variant, string[]][] {
+  const c = String(n);
   return [
-    [VARIANTS.native, [`${NATIVE}/maps`, n]],
-    [VARIANTS.wasm, wasmCmd(`${OUT}/guests/maps/maps.wasm`, [n])],
-    [VARIANTS.ts, tsCmd("ts_maps.ts", [`${OUT}/guests/maps/maps.bpf.o`, n])],
+    [VARIANTS.native, [`${NATIVE}/maps`, c]],
+    [VARIANTS.wasm, wasmCmd(`${OUT}/guests/maps/maps.wasm`, [c])],
+    [VARIANTS.ts, tsCmd("ts_maps.ts", [`${OUT}/guests/maps/maps.bpf.o`, c])],
   ];
 }
+
+/** A command under bench/native/rusage.c (user/system CPU, peak RSS). */
+const underRusage = (cmd: string[]) => [`${NATIVE}/rusage`, ...cmd];
 
 // ---- case 2: ring-buffer delivery ----
 
@@ -228,7 +245,7 @@ function ringCommands(
     [VARIANTS.wasm, (pid) => wasmCmd(`${rb}/ringbuf.wasm`, args(pid))],
     [
       VARIANTS.wasmBatch,
-      (pid) => wasmCmd(`${rb}/ringbuf_batch.wasm`, args(pid)),
+      (pid) => wasmCmd(`${rb}/ringbuf_sdk_batch.wasm`, args(pid)),
     ],
     [
       VARIANTS.ts,
@@ -312,7 +329,7 @@ const bootOnce = (cmd: string[]) =>
     ...cmd,
   ]);
 
-// ---- statistics and report ----
+// ---- statistics ----
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -324,13 +341,19 @@ interface Metric {
   case: string;
   metric: string;
   unit: string;
-  /** "time": lower is better (ratio = x / native); "rate": higher is better. */
+  /**
+   * "time": lower is better (ratio = x / native); "rate": higher is better
+   * (ratio = native / x); "count": no ratio (also every "live" ring row:
+   * there a slower consumer lets the generator run faster).
+   */
   kind: "time" | "rate" | "count";
-  runs: Record<string, number[]>;
+  /** runs[variant][round], undefined where a round has no value. */
+  runs: Record<string, (number | undefined)[]>;
 }
 
 const metrics: Metric[] = [];
 function record(
+  round: number,
   caseName: string,
   metric: string,
   unit: string,
@@ -343,7 +366,50 @@ function record(
     m = { case: caseName, metric, unit, kind, runs: {} };
     metrics.push(m);
   }
-  (m.runs[variant] ??= []).push(value);
+  (m.runs[variant] ??= [])[round] = value;
+}
+
+const valuesOf = (xs: (number | undefined)[] | undefined): number[] =>
+  (xs ?? []).filter((x): x is number => x !== undefined && Number.isFinite(x));
+
+/** The median of a variant's values over the rounds. */
+function med(m: Metric, v: string): number | undefined {
+  const xs = valuesOf(m.runs[v]);
+  return xs.length ? median(xs) : undefined;
+}
+
+interface Ratio {
+  median: number;
+  min: number;
+  max: number;
+  rounds: number;
+}
+
+/** Paired ratios: round r's value against round r's native value. */
+function ratioOf(m: Metric, v: string): Ratio | undefined {
+  if (m.kind === "count") return undefined;
+  const xs = m.runs[v] ?? [], ns = m.runs.native ?? [];
+  const rs: number[] = [];
+  for (let r = 0; r < xs.length; r++) {
+    const x = xs[r], n = ns[r];
+    if (x === undefined || n === undefined || !n || !x) continue;
+    rs.push(m.kind === "time" ? x / n : n / x);
+  }
+  if (!rs.length) return undefined;
+  return {
+    median: median(rs),
+    min: Math.min(...rs),
+    max: Math.max(...rs),
+    rounds: rs.length,
+  };
+}
+
+function fmtRatio(r: Ratio | undefined): string {
+  if (!r) return "";
+  const x = (n: number) => n.toFixed(2);
+  return r.rounds > 1
+    ? `${x(r.median)}× (${x(r.min)}–${x(r.max)})`
+    : `${x(r.median)}×`;
 }
 
 function fmt(x: number | undefined): string {
@@ -416,26 +482,53 @@ log(`load average before: ${info.loadavg_before}`);
 
 // warm Deno's module cache so no run pays for the first transpile
 log("warm-up run of each Deno program (not counted)");
-for (const [, cmd] of [...mapCommands().slice(1)]) {
-  await runOnce(cmd.slice(0, -1).concat("1000"));
-}
+for (const [, cmd] of mapCommands(1000).slice(1)) await runOnce(cmd);
+const EMPTY = `${OUT}/empty.ts`;
+Deno.writeTextFileSync(EMPTY, "");
+await runOnce([DENO, "run", EMPTY]);
 
+const FAST_SO = existsFile(`${ROOT}/build/native/libwasm_bpf_fast.so`);
+let ringRuns = 0;
 for (let rep = 1; rep <= REPS; rep++) {
+  const round = rep - 1;
+  const rec = (
+    c: string,
+    metric: string,
+    unit: string,
+    kind: Metric["kind"],
+    v: string,
+    x: number,
+  ) => record(round, c, metric, unit, kind, v, x);
   log(`round ${rep}/${REPS}: map operations (${MAP_OPS} of each)`);
-  for (const [v, cmd] of mapCommands()) {
-    const r = await runOnce(cmd);
+  const zero = new Map(mapCommands(0).map(([v, cmd]) => [v.name, cmd]));
+  for (const [v, cmd] of rotate(mapCommands(), round)) {
+    const r = await runOnce(underRusage(cmd));
     if (r.errors) throw new Error(`${v.name}: ${r.errors} map errors`);
-    record("map", "lookup", "ns/op", "time", v.name, r.lookup_ns_per_op);
-    record("map", "update", "ns/op", "time", v.name, r.update_ns_per_op);
-    if (
-      v === VARIANTS.wasm &&
-      existsFile(`${ROOT}/build/native/libwasm_bpf_fast.so`)
-    ) {
+    // the same program doing no operation: its start-up and exit
+    const z = await runOnce(underRusage(zero.get(v.name)!));
+    rec("map", "lookup", "ns/op", "time", v.name, r.lookup_ns_per_op);
+    rec("map", "update", "ns/op", "time", v.name, r.update_ns_per_op);
+    const per = (us: number, us0: number) => (us - us0) * 1000 / (2 * MAP_OPS);
+    rec(
+      "map",
+      "user CPU (update+lookup)",
+      "ns/op",
+      "time",
+      v.name,
+      per(r.user_us, z.user_us),
+    );
+    rec(
+      "map",
+      "system CPU (update+lookup)",
+      "ns/op",
+      "time",
+      v.name,
+      per(r.sys_us, z.sys_us),
+    );
+    if (v === VARIANTS.wasm && FAST_SO) {
       // the same guest with the host's map fast path disabled (libbpf calls)
-      const off = parseKv(
-        await exec(["env", "WASM_BPF_FAST=off", ...cmd]),
-      );
-      record(
+      const off = parseKv(await exec(["env", "WASM_BPF_FAST=off", ...cmd]));
+      rec(
         "map",
         "lookup, host fast path off",
         "ns/op",
@@ -443,31 +536,13 @@ for (let rep = 1; rep <= REPS; rep++) {
         v.name,
         off.lookup_ns_per_op,
       );
-      record(
+      rec(
         "map",
         "update, host fast path off",
         "ns/op",
         "time",
         v.name,
         off.update_ns_per_op,
-      );
-    }
-    if (r.lookup_alloc_ns_per_op) {
-      record(
-        "map",
-        "lookup, allocating API",
-        "ns/op",
-        "time",
-        v.name,
-        r.lookup_alloc_ns_per_op,
-      );
-      record(
-        "map",
-        "update, allocating API",
-        "ns/op",
-        "time",
-        v.name,
-        r.update_alloc_ns_per_op,
       );
     }
   }
@@ -480,12 +555,15 @@ for (let rep = 1; rep <= REPS; rep++) {
     log(
       `round ${rep}/${REPS}: ring buffer, ${mode} (${calls} getppid × ${PER_CALL} records)`,
     );
-    for (const [v, cmd] of ringCommands(calls, mode)) {
+    for (const [v, cmd] of rotate(ringCommands(calls, mode), round)) {
       const r = await ringOnce(calls, cmd);
+      ringRuns++;
       const c = `ringbuf ${mode}`;
-      record(c, "delivered", "events/s", "rate", v.name, r.events_per_s);
+      // live rows: no ratio (a slower consumer raises the generator's rate)
+      const kind = mode === "live" ? "count" : "rate";
+      rec(c, "delivered", "records/s", kind, v.name, r.events_per_s);
       if (mode === "live") {
-        record(
+        rec(
           c,
           "dropped by kernel (ring full)",
           "%",
@@ -493,7 +571,7 @@ for (let rep = 1; rep <= REPS; rep++) {
           v.name,
           100 * r.dropped / (r.produced + r.dropped),
         );
-        record(
+        rec(
           c,
           "generator speed",
           "calls/s",
@@ -501,27 +579,27 @@ for (let rep = 1; rep <= REPS; rep++) {
           v.name,
           r.gen_calls_per_s,
         );
-        record(
+        rec(
           c,
           "consumer CPU",
-          "ns/event",
-          "time",
+          "ns/record",
+          "count",
           v.name,
           r.cpu_ns_per_event,
         );
       }
-      record(
+      rec(
         c,
         "produced − delivered (host losses)",
-        "events",
+        "records",
         "count",
         v.name,
         r.lost_by_host,
       );
-      record(
+      rec(
         c,
         "out-of-order/duplicate records",
-        "events",
+        "records",
         "count",
         v.name,
         r.seq_errors,
@@ -534,9 +612,9 @@ for (let rep = 1; rep <= REPS; rep++) {
   if (rep === 1) {
     for (const [, cmd] of bootCommands()) await bootOnce(cmd); // warm-up
   }
-  for (const [v, cmd] of bootCommands()) {
+  for (const [v, cmd] of rotate(bootCommands(), round)) {
     const r = await bootOnce(cmd);
-    record(
+    rec(
       "bootstrap",
       "start to first event",
       "ms",
@@ -544,7 +622,7 @@ for (let rep = 1; rep <= REPS; rep++) {
       v.name,
       r.startup_ms,
     );
-    record(
+    rec(
       "bootstrap",
       `peak RSS (VmHWM, ${BOOT_SECONDS} s run)`,
       "MiB",
@@ -553,6 +631,24 @@ for (let rep = 1; rep <= REPS; rep++) {
       r.vmhwm_kb / 1024,
     );
   }
+  // Deno's floor: `deno run` of an empty file (wall time and peak RSS)
+  const e = await runOnce(underRusage([DENO, "run", EMPTY]));
+  rec(
+    "deno floor",
+    "deno run (empty file): wall",
+    "ms",
+    "count",
+    "ts",
+    e.wall_ms,
+  );
+  rec(
+    "deno floor",
+    "deno run (empty file): peak RSS",
+    "MiB",
+    "count",
+    "ts",
+    e.maxrss_kb / 1024,
+  );
 }
 
 const progsAfter = await progNames();
@@ -567,10 +663,41 @@ const leftover = [...progsAfter].filter(([id, name]) =>
 );
 info.loadavg_after = Deno.readTextFileSync("/proc/loadavg").trim();
 
-// ---- table ----
+// ---- tables ----
 
-const order = ["native", "wasm", "wasm_batch", "ts"];
-const header = [
+/** A Markdown table with padded columns. */
+function markdown(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) =>
+    Math.max(h.length, ...rows.map((r) => r[i].length))
+  );
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
+  return [
+    line(header),
+    `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`,
+    ...rows.map(line),
+  ].join("\n");
+}
+
+const rows: string[][] = [];
+const summary: Record<string, unknown>[] = [];
+for (const m of metrics) {
+  const cells = [m.case, m.metric, m.unit];
+  const medians: Record<string, number | undefined> = {};
+  const ratios: Record<string, Ratio | undefined> = {};
+  for (const v of ["native", "wasm", "wasm_batch", "ts"]) {
+    medians[v] = med(m, v);
+    if (v !== "native") ratios[v] = ratioOf(m, v);
+  }
+  // the Deno floor is one process, not a variant: print it in the TS column
+  cells.push(fmt(medians.native));
+  for (const v of ["wasm", "wasm_batch", "ts"]) {
+    cells.push(fmt(medians[v]), fmtRatio(ratios[v]));
+  }
+  rows.push(cells);
+  summary.push({ ...m, median: medians, ratio: ratios });
+}
+const table = markdown([
   "case",
   "metric",
   "unit",
@@ -581,65 +708,145 @@ const header = [
   "ratio",
   "TS API",
   "ratio",
-];
-const rows: string[][] = [];
-const summary: Record<string, unknown>[] = [];
-for (const m of metrics) {
-  const med: Record<string, number> = {};
-  for (const v of order) if (m.runs[v]) med[v] = median(m.runs[v]);
-  const ratio = (v: string) => {
-    if (m.kind === "count" || med[v] === undefined || !med.native) return "";
-    const r = m.kind === "time" ? med[v] / med.native : med.native / med[v];
-    return `${r.toFixed(2)}×`;
-  };
-  rows.push([
-    m.case,
-    m.metric,
-    m.unit,
-    fmt(med.native),
-    fmt(med.wasm),
-    ratio("wasm"),
-    fmt(med.wasm_batch),
-    ratio("wasm_batch"),
-    fmt(med.ts),
-    ratio("ts"),
-  ]);
-  summary.push({ ...m, median: med });
-}
-const widths = header.map((h, i) =>
-  Math.max(h.length, ...rows.map((r) => r[i].length))
+], rows);
+
+// every example guest's size, as built in build/examples/
+const sizes: [string, number][] = [];
+try {
+  for (const d of Deno.readDirSync(`${ROOT}/build/examples`)) {
+    if (!d.isDirectory) continue;
+    for (const f of Deno.readDirSync(`${ROOT}/build/examples/${d.name}`)) {
+      if (f.name.endsWith(".wasm")) {
+        const p = `build/examples/${d.name}/${f.name}`;
+        sizes.push([p, Deno.statSync(`${ROOT}/${p}`).size]);
+      }
+    }
+  }
+} catch { /* no build/examples */ }
+sizes.sort((a, b) => a[0].localeCompare(b[0]));
+const sizeTable = markdown(
+  ["guest", "bytes", "KiB"],
+  sizes.map(([p, n]) => [p, String(n), (n / 1024).toFixed(1)]),
 );
-const line = (cells: string[]) =>
-  `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
-const table = [
-  line(header),
-  `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`,
-  ...rows.map(line),
-].join("\n");
+
+// ---- the text under the table, from this run ----
+
+const metric = (c: string, name: string) =>
+  metrics.find((m) => m.case === c && m.metric.startsWith(name))!;
+const r2 = (x: number | undefined) => x === undefined ? "-" : x.toFixed(2);
+const rs = (m: Metric, v: string) => fmtRatio(ratioOf(m, v)) || "-";
+const goal = (ok: boolean) => ok ? "met" : "NOT met";
+const notes: string[] = [];
+{
+  const lk = metric("map", "lookup"), up = metric("map", "update");
+  const uc = metric("map", "user CPU"), sc = metric("map", "system CPU");
+  const lr = ratioOf(lk, "wasm"), ur = ratioOf(up, "wasm");
+  notes.push(
+    `Map operations (goal ≤ 1.15× native, ${
+      goal((lr?.median ?? 9) <= 1.15 && (ur?.median ?? 9) <= 1.15)
+    }): wasm lookup ${rs(lk, "wasm")}, update ${
+      rs(up, "wasm")
+    } (median of the per-round ratios, min–max); TS API ${rs(lk, "ts")} / ${
+      rs(up, "ts")
+    }. User CPU per operation (process user time of the run minus a 0-operation run of the same program, ÷ 2N): native ${
+      fmt(med(uc, "native"))
+    } ns, wasm ${fmt(med(uc, "wasm"))} ns, TS ${
+      fmt(med(uc, "ts"))
+    } ns; system CPU native ${fmt(med(sc, "native"))} ns, wasm ${
+      fmt(med(sc, "wasm"))
+    } ns. The host's cost shows in user time; the system call hides most of it in the elapsed-time ratio.`,
+  );
+  const lost = metrics.filter((m) => m.metric.startsWith("produced"))
+    .flatMap((m) => Object.values(m.runs).flatMap(valuesOf));
+  const seq = metrics.filter((m) => m.metric.startsWith("out-of-order"))
+    .flatMap((m) => Object.values(m.runs).flatMap(valuesOf));
+  const dr = metric("ringbuf drain", "delivered");
+  const cb = med(dr, "wasm") ?? 0, bt = med(dr, "wasm_batch") ?? 0;
+  notes.push(
+    `Ring buffer, drain (the consumer's throughput): native ${
+      fmt(med(dr, "native"))
+    }/s; standard C SDK API through the callback import ${
+      fmt(cb)
+    }/s (goal ≥ 15M, ${
+      goal(cb >= 15e6)
+    }); the same source built with -DLIBBPF_WASM_BATCH (batch import) ${
+      fmt(bt)
+    }/s (goal ≥ 30M, ${goal(bt >= 30e6)}); TS reader ${
+      fmt(med(dr, "ts"))
+    }/s. Host losses (produced − delivered) ${
+      lost.every((x) => x === 0) ? "0" : `NOT 0 (max ${Math.max(...lost)})`
+    } and out-of-order/duplicate records ${
+      seq.every((x) => x === 0) ? "0" : `NOT 0 (max ${Math.max(...seq)})`
+    } over all ${ringRuns} ring-buffer runs.`,
+  );
+  const lv = metric("ringbuf live", "delivered");
+  const gs = metric("ringbuf live", "generator speed");
+  notes.push(
+    `Ring buffer, live: rates only, no ratio: a consumer that keeps up empties the ring and the kernel wakes it for nearly every record, which slows the generator (native ${
+      fmt(med(gs, "native"))
+    } calls/s, callback guest ${fmt(med(gs, "wasm"))}, batch ${
+      fmt(med(gs, "wasm_batch"))
+    }, TS ${fmt(med(gs, "ts"))}); delivered native ${
+      fmt(med(lv, "native"))
+    }/s, callback ${fmt(med(lv, "wasm"))}/s, batch ${
+      fmt(med(lv, "wasm_batch"))
+    }/s, TS ${fmt(med(lv, "ts"))}/s.`,
+  );
+  const st = metric("bootstrap", "start"), rss = metric("bootstrap", "peak");
+  const fw = metric("deno floor", "deno run (empty file): wall");
+  const fr = metric("deno floor", "deno run (empty file): peak");
+  const s = med(st, "wasm") ?? 0, m = med(rss, "wasm") ?? 0;
+  notes.push(
+    `bootstrap through the CLI: start to first event ${r2(s)} ms (goal ≤ 80, ${
+      goal(s <= 80)
+    }; native ${r2(med(st, "native"))} ms, TS API ${
+      r2(med(st, "ts"))
+    } ms), peak RSS ${r2(m)} MiB (goal ≤ 48, ${goal(m <= 48)}; native ${
+      r2(med(rss, "native"))
+    }, TS API ${
+      r2(med(rss, "ts"))
+    }). Deno's floor, \`deno run\` of an empty file: ${
+      r2(med(fw, "ts"))
+    } ms wall, ${r2(med(fr, "ts"))} MiB peak RSS.`,
+  );
+  const boot = sizes.find(([p]) => p.endsWith("bootstrap/bootstrap.wasm"));
+  if (boot) {
+    notes.push(
+      `Guest size: bootstrap.wasm ${
+        (boot[1] / 1024).toFixed(1)
+      } KiB (goal ≤ 90 KB, ${goal(boot[1] <= 90_000)}).`,
+    );
+  }
+}
 
 const about = [
   `commit ${info.commit}, ${
     new Date().toISOString().slice(0, 16)
-  }Z, ${REPS} runs per cell (median)`,
+  }Z, ${REPS} round(s), variants in an order rotated each round`,
   `CPU ${info.cpu}, ${info.cores} cores, kernel ${info.kernel}, deno ${info.deno} (V8 ${info.v8}), libbpf ${info.libbpf}, gcc ${info.gcc}, clang ${info.clang}`,
   `host map fast path: ${info.host_map_fast_path}`,
   `load average before/after: ${info.loadavg_before} / ${info.loadavg_after}`,
-  "ratio: cost relative to native (time ÷ native time, or native rate ÷ rate): 1.00× is native speed, higher is slower",
+  "values: medians of the rounds; ratio: cost relative to native (time ÷ native time, or native rate ÷ rate; 1.00× is native speed, higher is slower), the median of the per-round paired ratios and their spread (min–max); no ratio for counts and for the live ring-buffer rows",
 ];
-console.log(about.join("\n"));
-console.log();
-console.log(table);
-if (leftover.length) {
-  console.log(
-    `\nWARNING: BPF programs left behind: ${
-      leftover.map(([id, n]) => `${id} ${n}`).join(", ")
-    } (may belong to another process started meanwhile)`,
-  );
-} else {
-  console.log(
-    "\nBPF programs left behind: none (bpftool prog list before/after)",
-  );
-}
+const leftText = leftover.length
+  ? `WARNING: BPF programs left behind: ${
+    leftover.map(([id, n]) => `${id} ${n}`).join(", ")
+  } (may belong to another process started meanwhile)`
+  : "BPF programs left behind: none (bpftool prog list before/after)";
+const report = [
+  about.join("\n"),
+  "",
+  table,
+  "",
+  ...notes.map((n) => `- ${n}`),
+  "",
+  leftText,
+  "",
+  "Guest sizes (build/examples/*/*.wasm):",
+  "",
+  sizeTable,
+].join("\n");
+console.log(report);
 
 Deno.mkdirSync(`${ROOT}/bench/results`, { recursive: true });
 Deno.writeTextFileSync(
@@ -657,6 +864,9 @@ Deno.writeTextFileSync(
       },
       metrics: summary,
       table,
+      notes,
+      sizes: Object.fromEntries(sizes),
+      report,
       leftover_programs: leftover,
     },
     null,

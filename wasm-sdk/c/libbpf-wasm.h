@@ -1,5 +1,7 @@
 /* A libbpf-like API for wasm32-wasi guests, header-only, over the six
  * standard wasi-bpf imports (wasm-bpf-abi.h): it runs on any wasi-bpf host.
+ * Built with -DLIBBPF_WASM_BATCH, bpf_buffer__open/__poll use this project's
+ * batch import instead (faster; such a guest runs only on hosts with it).
  * Generated skeletons (NAME.skel.h, `gen skeleton`) build on it.
  * Documentation: wasm-sdk/c/README.md.
  *
@@ -371,6 +373,9 @@ struct bpf_buffer {
 	size_t batch_size, batch_off, batch_len;
 };
 
+static inline int bpf_buffer__poll_batch(struct bpf_buffer *b,
+					 int timeout_ms);
+
 /* The table entry the host calls: runs the user's callback and remembers a
  * non-zero return, so bpf_buffer__poll can tell it from a host errno. */
 static inline int libbpf_wasm_sample(void *ctx, void *data, uint32_t size)
@@ -419,10 +424,15 @@ static inline struct bpf_buffer *bpf_buffer__open_sized(struct bpf_map *map,
 	 * loses nothing written between open and the first poll (records
 	 * already there are handed to fn right away). */
 	b->stop = 0;
+#ifdef LIBBPF_WASM_BATCH
+	ret = bpf_buffer__poll_batch(b, 0);
+#else
 	ret = wasm_bpf_buffer_poll(b->handle, b->fd, libbpf_wasm_sample, b,
 				   b->data, (int)b->max_size, 0);
+#endif
 	if (ret < 0 && !(b->stop && ret == b->stop)) {
 		ret = libbpf_wasm_host_err(ret);
+		free(b->batch);
 		free(b->data);
 		free(b);
 		errno = -ret;
@@ -440,9 +450,14 @@ static inline struct bpf_buffer *bpf_buffer__open(struct bpf_map *map,
 }
 
 /* Waits at most timeout_ms; returns the records handled, a negative errno,
- * or the callback's non-zero return (which ends the batch). */
+ * or the callback's non-zero return (which ends the batch).
+ * Built with LIBBPF_WASM_BATCH defined, it is bpf_buffer__poll_batch: the
+ * same results through this project's batch import (see there). */
 static inline int bpf_buffer__poll(struct bpf_buffer *b, int timeout_ms)
 {
+#ifdef LIBBPF_WASM_BATCH
+	return bpf_buffer__poll_batch(b, timeout_ms);
+#else
 	int ret;
 	if (!b)
 		return libbpf_wasm_err(-EINVAL);
@@ -452,6 +467,7 @@ static inline int bpf_buffer__poll(struct bpf_buffer *b, int timeout_ms)
 	if (b->stop && ret == b->stop)
 		return ret;
 	return libbpf_wasm_host_err(ret);
+#endif
 }
 
 /* Polls until the program is interrupted (Ctrl-C: the host ends a wait
@@ -480,7 +496,12 @@ static inline int bpf_buffer__poll_until_interrupted(struct bpf_buffer *b,
  * (host/ABI.md): several times faster for busy buffers, and the callback
  * runs without a host round trip per record. Records after one whose
  * callback returned non-zero are kept for the next call, so none is lost.
- * A guest that calls it runs only on hosts that provide the extension. */
+ * A guest that calls it runs only on hosts that provide the extension: it
+ * imports wasm_bpf_ext.wasm_bpf_buffer_poll_batch, and a host without it
+ * refuses to instantiate the guest (an unresolved import), never runs it
+ * half-way. Define LIBBPF_WASM_BATCH (-DLIBBPF_WASM_BATCH) to make
+ * bpf_buffer__open and bpf_buffer__poll use it too; by default they use
+ * only the six standard imports. */
 static inline int bpf_buffer__poll_batch(struct bpf_buffer *b, int timeout_ms)
 {
 	int n = 0, ret;
