@@ -1,0 +1,119 @@
+/**
+ * OCI references (`registry/repository[:tag][@sha256:hex]`), parsed without
+ * I/O, and the policy's `allowImages` patterns.
+ *
+ * @module
+ */
+
+/** A parsed reference. */
+export interface Reference {
+  /** `host[:port]`, e.g. `localhost:5000`. */
+  registry: string;
+  /** The repository path, e.g. `tools/bootstrap`. */
+  repository: string;
+  /** The tag (`latest` when neither a tag nor a digest is given). */
+  tag?: string;
+  /** `sha256:<64 hex>` when the reference is pinned. */
+  digest?: string;
+}
+
+const COMPONENT = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/;
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+const HOST =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]{1,5})?$/;
+
+/** A reference that cannot be parsed; the message names it and says why. */
+export class ReferenceError extends Error {}
+
+/** Whether `host` names a registry (has a dot or a port, or is `localhost`). */
+function registryLike(host: string): boolean {
+  return HOST.test(host) &&
+    (host.includes(".") || host.includes(":") || host === "localhost" ||
+      host.startsWith("["));
+}
+
+/**
+ * Whether `s` has the shape of a reference with an explicit registry
+ * (`host[:port]/name...`). The CLI asks this only about arguments that are
+ * not files on disk.
+ */
+export function looksLikeReference(s: string): boolean {
+  const slash = s.indexOf("/");
+  return slash > 0 && registryLike(s.slice(0, slash)) &&
+    !s.startsWith("./") && !s.startsWith("../");
+}
+
+/**
+ * Parses `registry/repository[:tag][@sha256:hex]`. The registry is
+ * required (no implicit Docker Hub). Throws {@link ReferenceError}.
+ */
+export function parseReference(s: string): Reference {
+  const bad = (why: string) =>
+    new ReferenceError(`'${s}' is not an OCI reference: ${why}`);
+  let rest = s;
+  let digest: string | undefined;
+  const at = rest.indexOf("@");
+  if (at >= 0) {
+    digest = rest.slice(at + 1);
+    rest = rest.slice(0, at);
+    if (!DIGEST.test(digest)) {
+      throw bad(`the digest must be sha256:<64 lowercase hex>`);
+    }
+  }
+  const slash = rest.indexOf("/");
+  if (slash <= 0 || !registryLike(rest.slice(0, slash))) {
+    throw bad("it needs a registry, as in localhost:5000/name:tag");
+  }
+  const registry = rest.slice(0, slash);
+  let path = rest.slice(slash + 1);
+  let tag: string | undefined;
+  const colon = path.lastIndexOf(":");
+  if (colon >= 0) {
+    tag = path.slice(colon + 1);
+    path = path.slice(0, colon);
+    if (!TAG.test(tag)) throw bad(`invalid tag '${tag}'`);
+  }
+  if (!path || path.split("/").some((c) => !COMPONENT.test(c))) {
+    throw bad(
+      `invalid repository '${path}' (lowercase letters, digits, . _ - and /)`,
+    );
+  }
+  if (path.length > 255) throw bad("the repository name is too long");
+  if (!tag && !digest) tag = "latest";
+  return { registry, repository: path, tag, digest };
+}
+
+/** The canonical text of a reference (`registry/repo:tag@digest`). */
+export function formatReference(r: Reference): string {
+  return `${r.registry}/${r.repository}${r.tag ? `:${r.tag}` : ""}${
+    r.digest ? `@${r.digest}` : ""
+  }`;
+}
+
+/**
+ * Whether the reference `ref` (as written, and in its canonical form with
+ * the digest that was resolved, `registry/repo:tag@digest`) matches one of
+ * `patterns` (`*` matches any run of characters, everything else itself).
+ */
+export function imageAllowed(
+  patterns: string[],
+  ref: Reference,
+  resolvedDigest?: string,
+): boolean {
+  const forms = new Set([formatReference(ref)]);
+  if (resolvedDigest) {
+    forms.add(formatReference({ ...ref, digest: resolvedDigest }));
+    forms.add(
+      formatReference({ ...ref, tag: undefined, digest: resolvedDigest }),
+    );
+  }
+  return patterns.some((p) => {
+    const re = new RegExp(
+      "^" + p.split("*").map((x) => x.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+        .join(".*") +
+        "$",
+    );
+    return [...forms].some((f) => re.test(f));
+  });
+}
