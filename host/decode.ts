@@ -499,9 +499,22 @@ export class SetError extends Error {
   }
 }
 
-/** The read-only globals of the object (`.rodata` variables), by BTF. */
-export function settableGlobals(btf: Btf): Settable[] {
+/**
+ * The read-only globals of the object (`.rodata` variables), by BTF. Their
+ * offsets come from `elf`'s symbols when given (clang leaves the DATASEC
+ * offsets 0 in objects; libbpf fills them in from the symbols at open).
+ */
+export function settableGlobals(btf: Btf, elf?: ElfFile): Settable[] {
   const out: Settable[] = [];
+  const rodata = elf?.sections.find((s) => s.name === ".rodata");
+  const symOffsets = new Map<string, number>();
+  if (elf && rodata) {
+    for (const sym of elf.symbols()) {
+      if (sym.shndx === rodata.index && sym.name) {
+        symOffsets.set(sym.name, sym.value);
+      }
+    }
+  }
   for (const sec of btf.types) {
     if (sec.kind !== Kind.DATASEC || !sec.name.startsWith(".rodata")) continue;
     if (sec.name !== ".rodata") continue; // .rodata.str1.1 and the like: strings
@@ -512,8 +525,8 @@ export function settableGlobals(btf: Btf): Settable[] {
         name: v.name,
         type: v.ref,
         typeName: typeName(btf, v.ref),
-        offset: sv.offset,
-        size: sv.size,
+        offset: symOffsets.get(v.name) ?? sv.offset,
+        size: sv.size || btf.sizeOf(v.ref),
       });
     }
   }
@@ -552,7 +565,7 @@ export function encodeValue(
   const int = (bits: number, signed: boolean, kindName: string): bigint => {
     const s = text.trim();
     if (!/^-?(0x[0-9a-f]+|0o[0-7]+|0b[01]+|\d+)$/i.test(s)) {
-      fail(`a ${kindName}`);
+      fail(`an integer (${kindName})`);
     }
     const x = s.startsWith("-") ? -BigInt(s.slice(1)) : BigInt(s);
     const min = signed ? MIN_INT(bits) : 0n;
@@ -562,7 +575,11 @@ export function encodeValue(
       x < lowest || x > MAX_INT(bits, false) ||
       (signed && x > MAX_INT(bits, true))
     ) {
-      fail(`a ${kindName} (${signed ? min : 0} to ${MAX_INT(bits, signed)})`);
+      fail(
+        `in range for ${kindName} (${signed ? min : 0} to ${
+          MAX_INT(bits, signed)
+        })`,
+      );
     }
     return x;
   };
@@ -636,7 +653,7 @@ export function applySets(
 ): Uint8Array {
   const out = elf.bytes.slice();
   if (!sets.length) return out;
-  const list = settableGlobals(btf);
+  const list = settableGlobals(btf, elf);
   const sec = elf.sections.find((s) => s.name === ".rodata");
   for (const a of sets) {
     const eq = a.indexOf("=");
@@ -656,7 +673,15 @@ export function applySets(
         })`,
       );
     }
-    const bytes = encodeValue(btf, g.type, a.slice(eq + 1), name);
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeValue(btf, g.type, a.slice(eq + 1), name);
+    } catch (e) {
+      if (!(e instanceof SetError)) throw e;
+      throw new SetError(
+        `${e.message} (settable: ${describeSettable(list)})`,
+      );
+    }
     if (!sec || sec.type !== 1 /* PROGBITS */ || g.offset + g.size > sec.size) {
       throw new SetError(
         `--set ${name}: the object's .rodata section does not hold it`,

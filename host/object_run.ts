@@ -317,6 +317,8 @@ export interface ObjectArgs {
   sets: string[];
   /** `--json`. */
   json: boolean;
+  /** `--table`: a table even when stdout is not a terminal. */
+  table?: boolean;
   /** `--interval S` in ms (histograms), 0: only at exit. */
   intervalMs: number;
 }
@@ -345,8 +347,10 @@ export function parseObjectArgs(args: string[]): ObjectArgs {
         out.sets.push(need());
         break;
       case "--json":
-        if (value !== undefined) throw new Error("--json takes no value");
-        out.json = true;
+      case "--table":
+        if (value !== undefined) throw new Error(`${a} takes no value`);
+        if (a === "--json") out.json = true;
+        else out.table = true;
         break;
       case "--interval": {
         const v = need();
@@ -363,7 +367,7 @@ export function parseObjectArgs(args: string[]): ObjectArgs {
         throw new Error(
           `unknown option '${
             args[i]
-          }' for a BPF object (--set NAME=VALUE, --json, --interval S)`,
+          }' for a BPF object (--set NAME=VALUE, --json, --table, --interval S)`,
         );
     }
   }
@@ -373,7 +377,7 @@ export function parseObjectArgs(args: string[]): ObjectArgs {
 /** The CLI's usage lines for bare objects (appended to its help). */
 export const OBJECT_USAGE =
   `  deno run --allow-ffi --allow-read mod.ts [options] prog.bpf.o
-      [--set NAME=VALUE]... [--json] [--interval S]
+      [--set NAME=VALUE]... [--json | --table] [--interval S]
 
 A BPF object (told from a .wasm by its ELF magic) runs bare, as ecli runs
 it: the same checks, policy flags and limits as a guest's objects; --set
@@ -382,8 +386,8 @@ names, strings for char arrays); every program is attached by its section;
 every ring buffer / perf event array record is printed decoded by its BTF
 type (the map's __type(value, struct X), else a global
 'const struct X *unused', else struct MAP_event or event; else as hex), as
-a table on a terminal, else (or with --json) as JSON lines; histogram maps
-(value struct with a 'slots' array) print as log2 tables every --interval
+a table on a terminal (or with --table), else (or with --json) as JSON
+lines; histogram maps (value struct with a 'slots' array) print as log2 tables every --interval
 seconds and at exit. Stops on Ctrl-C (130), SIGTERM (143), --timeout (124).
 `;
 
@@ -421,7 +425,8 @@ export async function runObjectCommand(
   const enc = new TextEncoder();
   const write = opts.write ??
     ((line: string) => writeAll(enc.encode(line + "\n")));
-  const table = !a.json && (opts.table ?? Deno.stdout.isTerminal());
+  const table = !a.json &&
+    (a.table || (opts.table ?? Deno.stdout.isTerminal()));
   let run: ObjectRun;
   try {
     run = runObject(file, {
@@ -450,6 +455,11 @@ export async function runObjectCommand(
   const several = run.buffers.length > 1;
   const printer = new EventPrinter(table, several, write);
   if (opts.verbose) {
+    err(
+      `${file}: attached ${
+        run.obj.programs.filter((p) => p.fd >= 0).length
+      } programs; ${run.buffers.length} buffers, ${run.histogramMaps.length} histogram maps`,
+    );
     for (const b of run.buffers) {
       err(
         `buffer '${b.map}': records ${b.decoder.name ?? "as hex (no type)"}`,

@@ -1,0 +1,334 @@
+/**
+ * Bare BPF objects run by the CLI (`mod.ts prog.bpf.o`) and the library
+ * (`runObject`), on the real kernel: the examples' objects and a test
+ * object whose record type BTF does not name.
+ */
+import assert from "node:assert/strict";
+import { runObject } from "../host/object_run.ts";
+import {
+  assertNoBpfLeaks,
+  bpfSnapshot,
+  buildGuest,
+  CLI_PERMISSIONS,
+  ROOT,
+  runCli,
+} from "./util.ts";
+
+const obj = async (dir: string, name = dir.split("/").pop()!) =>
+  `${await buildGuest(dir)}/${name}.bpf.o`;
+
+/** The CLI on an object: stdout lines as they come, stderr collected. */
+class ObjectCli {
+  readonly child: Deno.ChildProcess;
+  readonly lines: string[] = [];
+  stderr = "";
+  #ready: Promise<void>;
+  #done: Promise<void>;
+  constructor(args: string[]) {
+    const child = this.child = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...CLI_PERMISSIONS, `${ROOT}/mod.ts`, "-v", ...args],
+      stdout: "piped",
+      stderr: "piped",
+      stdin: "null",
+    }).spawn();
+    let ready!: () => void;
+    this.#ready = new Promise((r) => ready = r);
+    const err = (async () => {
+      for await (
+        const chunk of child.stderr.pipeThrough(new TextDecoderStream())
+      ) {
+        this.stderr += chunk;
+        if (/attached \d+ programs/.test(this.stderr)) ready();
+      }
+      ready();
+    })();
+    const out = (async () => {
+      let rest = "";
+      for await (
+        const chunk of child.stdout.pipeThrough(new TextDecoderStream())
+      ) {
+        const parts = (rest + chunk).split("\n");
+        rest = parts.pop()!;
+        this.lines.push(...parts);
+      }
+    })();
+    this.#done = Promise.all([err, out]).then(() => {});
+  }
+  /** Resolves once every program is attached. */
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+  /** Every stdout line that parses as JSON. */
+  json(): Record<string, unknown>[] {
+    return this.lines.filter((l) => l.startsWith("{")).map((l) =>
+      JSON.parse(l)
+    );
+  }
+  /** Waits until `pred` holds for a JSON line (or the deadline). */
+  async waitFor(
+    pred: (e: Record<string, unknown>) => boolean,
+    ms = 10_000,
+  ): Promise<Record<string, unknown> | undefined> {
+    const until = Date.now() + ms;
+    while (Date.now() < until) {
+      const hit = this.json().find(pred);
+      if (hit) return hit;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return undefined;
+  }
+  /** Sends `signal` and waits for the exit status. */
+  async stop(signal: Deno.Signal = "SIGINT"): Promise<number> {
+    try {
+      this.child.kill(signal);
+    } catch { /* already gone */ }
+    const st = await this.child.status;
+    await this.#done;
+    return st.code;
+  }
+}
+
+async function spawnProcess(cmd: string, args: string[]): Promise<number> {
+  const c = new Deno.Command(cmd, { args, stdout: "null", stderr: "null" })
+    .spawn();
+  await c.status;
+  return c.pid;
+}
+
+Deno.test("bootstrap.bpf.o: exec and exit events of a process arrive as JSON with its pid, comm and filename", async () => {
+  const path = await obj("examples/bootstrap");
+  const before = bpfSnapshot();
+  const cli = new ObjectCli([path, "--json"]);
+  let code: number;
+  try {
+    await cli.ready();
+    const pid = await spawnProcess("/bin/sh", ["-c", "exit 3"]);
+    const exec = await cli.waitFor((e) => e.pid === pid && e.exit_event === 0);
+    const exit = await cli.waitFor((e) => e.pid === pid && e.exit_event === 1);
+    assert.ok(exec, `no exec event of pid ${pid}: ${cli.stderr}`);
+    assert.ok(exit, `no exit event of pid ${pid}`);
+    assert.equal(exec.comm, "sh");
+    assert.match(String(exec.filename), /^(\/usr)?\/bin\/sh$/);
+    assert.equal(exec.ppid, Deno.pid);
+    assert.equal(exit.exit_code, 3);
+    assert.equal(typeof exit.duration_ns, "number");
+  } finally {
+    code = await cli.stop("SIGINT");
+  }
+  assert.equal(code, 130, cli.stderr);
+  await assertNoBpfLeaks(before);
+});
+
+Deno.test("bootstrap.bpf.o --set min_duration_ns filters as bootstrap -d does", async () => {
+  const path = await obj("examples/bootstrap");
+  const cli = new ObjectCli([
+    path,
+    "--json",
+    "--set",
+    "min_duration_ns=200000000",
+  ]);
+  try {
+    await cli.ready();
+    const quick = await spawnProcess("/bin/true", []);
+    const slow = await spawnProcess("/bin/sleep", ["0.4"]);
+    const exit = await cli.waitFor((e) => e.pid === slow);
+    assert.ok(exit, `no exit event of the slow pid ${slow}`);
+    assert.equal(exit.exit_event, 1);
+    assert.ok((exit.duration_ns as number) >= 200_000_000);
+    await new Promise((r) => setTimeout(r, 300));
+    const events = cli.json();
+    assert.equal(events.filter((e) => e.pid === quick).length, 0);
+    assert.equal(events.filter((e) => e.exit_event === 0).length, 0);
+  } finally {
+    assert.equal(await cli.stop("SIGTERM"), 143, cli.stderr);
+  }
+});
+
+Deno.test("execve.bpf.o (perf event array) and opensnoop.bpf.o: typed records", async () => {
+  const execve = new ObjectCli([await obj("examples/execve"), "--json"]);
+  const open = new ObjectCli([await obj("examples/opensnoop"), "--json"]);
+  try {
+    await execve.ready();
+    await open.ready();
+    const pid = await spawnProcess("/bin/cat", ["/etc/hostname"]);
+    const e = await execve.waitFor((e) => e.pid === pid);
+    assert.ok(e, `no execve record of pid ${pid}: ${execve.stderr}`);
+    assert.equal(e.filename, "/bin/cat");
+    const o = await open.waitFor((e) =>
+      e.pid === pid && e.fname === "/etc/hostname"
+    );
+    assert.ok(o, `no openat record of pid ${pid}: ${open.stderr}`);
+    assert.equal(o.comm, "cat");
+    assert.ok((o.ret as number) >= 0);
+  } finally {
+    await execve.stop();
+    await open.stop();
+  }
+});
+
+Deno.test("runqlat.bpf.o: its histogram counts under load, as a table and as JSON", async () => {
+  const path = await obj("examples/runqlat");
+  const before = bpfSnapshot();
+  const load = async () => {
+    const ps = [];
+    for (let i = 0; i < 20; i++) ps.push(spawnProcess("/bin/sleep", ["0.01"]));
+    await Promise.all(ps);
+  };
+  const json = await runCliWhile(["--timeout", "1.5", path, "--json"], load);
+  assert.equal(json.code, 124, json.stderr);
+  const h = json.stdout.trim().split("\n").map((l) => JSON.parse(l))
+    .filter((h) => h.histogram === "hists");
+  assert.ok(h.length >= 1, json.stdout);
+  const slots = h.at(-1).slots as number[];
+  assert.equal(slots.length, 26);
+  assert.ok(slots.reduce((a, b) => a + b, 0) > 0, "no counts under load");
+
+  const table = await runCliWhile(
+    ["--timeout", "1.5", path, "--interval", "0.5"],
+    load,
+    true,
+  );
+  assert.equal(table.code, 124, table.stderr);
+  assert.match(table.stdout, /usecs\s+: count\s+distribution/);
+  assert.match(table.stdout, /\d+ -> \d+\s+: [1-9]\d*\s+\|\*+ *\|/);
+  // printed at each interval and at exit
+  assert.ok((table.stdout.match(/distribution/g) ?? []).length >= 3);
+  await assertNoBpfLeaks(before);
+});
+
+async function runCliWhile(
+  args: string[],
+  load: () => Promise<void>,
+  table = false,
+) {
+  const p = runCli(table ? [...args, "--table"] : args);
+  await new Promise((r) => setTimeout(r, 500));
+  await load();
+  return await p;
+}
+
+Deno.test("a record type BTF does not name prints as hex with its size; --set reaches the program", async () => {
+  const path = await obj("tests/guests/object-run");
+  const cli = new ObjectCli([
+    path,
+    "--json",
+    "--set=level=-5",
+    "--set",
+    "mode=MODE_ON",
+    "--set",
+    "tag=hi",
+    "--set",
+    "flag=true",
+    "--set",
+    "big=0xffffffffffffffff",
+  ]);
+  try {
+    await cli.ready();
+    const pid = await spawnProcess("/bin/true", []);
+    const pidHex = new Uint8Array(new Uint32Array([pid]).buffer);
+    const want = [...pidHex].map((b) => b.toString(16).padStart(2, "0"))
+      .join("") + "efbeedfe";
+    const r = await cli.waitFor((e) =>
+      typeof e.hex === "string" && e.hex.startsWith(want)
+    );
+    assert.ok(r, `no hex record of pid ${pid}: ${cli.lines.slice(0, 3)}`);
+    assert.deepEqual(Object.keys(r).sort(), ["hex", "size"]);
+    assert.equal(r.size, 40);
+    const hex = r.hex as string;
+    assert.equal(hex.slice(16, 24), "fbffffff"); // level = -5
+    assert.equal(hex.slice(24, 32), "07000000"); // mode = MODE_ON
+    assert.equal(hex.slice(32, 48), "6869000000000000"); // tag = "hi"
+    assert.equal(hex.slice(48, 64), "ffffffffffffffff"); // big
+    assert.equal(hex.slice(64, 66), "01"); // flag
+  } finally {
+    assert.equal(await cli.stop(), 130, cli.stderr);
+  }
+});
+
+Deno.test("bad --set names and values fail with one line listing the settable globals; nothing loads", async () => {
+  const path = await obj("tests/guests/object-run");
+  const before = bpfSnapshot();
+  for (
+    const set of [
+      "nosuch=1",
+      "level=abc",
+      "level=99999999999",
+      "mode=MODE_MAYBE",
+      "tag=far-too-long",
+      "flag=2",
+      "level",
+    ]
+  ) {
+    const r = await runCli([path, "--set", set]);
+    assert.equal(r.code, 2, `${set}: ${r.stderr}`);
+    const lines = r.stderr.trim().split("\n");
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(
+      lines[0],
+      /settable: level \(int\), flag \(bool\), mode \(enum run_mode\), tag \(char\[8\]\), big \(unsigned long long\)/,
+    );
+  }
+  await assertNoBpfLeaks(before);
+});
+
+Deno.test("a malformed object is refused with the reason, nothing loaded", async () => {
+  const path = await obj("tests/guests/object-run");
+  const bytes = await Deno.readFile(path);
+  const dir = await Deno.makeTempDir();
+  const before = bpfSnapshot();
+  try {
+    await Deno.writeFile(`${dir}/cut.o`, bytes.subarray(0, 200));
+    const bad = bytes.slice();
+    bad[4] = 1; // ELFCLASS32
+    await Deno.writeFile(`${dir}/class.o`, bad);
+    for (const [f, why] of [["cut.o", /truncated/], ["class.o", /64-bit/]]) {
+      const r = await runCli([`${dir}/${f}`]);
+      assert.equal(r.code, 125, r.stderr);
+      assert.match(r.stderr, why as RegExp);
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  await assertNoBpfLeaks(before);
+});
+
+Deno.test("the policy flags hold for bare objects (--allow-kind)", async () => {
+  const path = await obj("examples/bootstrap");
+  const before = bpfSnapshot();
+  const r = await runCli(["--allow-kind", "networking", path]);
+  assert.equal(r.code, 125, r.stderr);
+  assert.match(r.stderr, /handle_exec/);
+  await assertNoBpfLeaks(before);
+});
+
+Deno.test("runObject: typed events as data, histograms", async () => {
+  const before = bpfSnapshot();
+  {
+    using run = runObject(await obj("examples/bootstrap"));
+    const ac = new AbortController();
+    const pid = await spawnProcess("/bin/true", []);
+    const seen: Record<string, unknown>[] = [];
+    const timer = setTimeout(() => ac.abort(), 10_000);
+    for await (const ev of run.events({ signal: ac.signal })) {
+      assert.equal(ev.map, "rb");
+      assert.equal(ev.type, "struct event");
+      const e = ev.data as Record<string, unknown>;
+      if (e.pid === pid) seen.push(e);
+      if (seen.length === 2) break;
+    }
+    clearTimeout(timer);
+    assert.deepEqual(seen.map((e) => [e.exit_event, e.comm]), [
+      [0, "true"],
+      [1, "true"],
+    ]);
+  }
+  {
+    using run = runObject(await obj("examples/runqlat"));
+    await spawnProcess("/bin/sleep", ["0.2"]);
+    const hs = run.histograms();
+    assert.equal(hs[0].map, "hists");
+    assert.ok(hs[0].slots.some((n) => n > 0));
+  }
+  await assertNoBpfLeaks(before);
+});
