@@ -125,6 +125,29 @@ export class WasiExit {
 
 const FAULT = new WasiErrno(Errno.FAULT);
 
+/**
+ * One scatter/gather transfer: `io` moves one buffer (after `done` bytes)
+ * and returns the bytes moved or -1 (errno set). Stops at a short
+ * transfer; an error after some bytes ends it with those, an error first
+ * is the import's error.
+ */
+function transfer(
+  bufs: Uint8Array[],
+  io: (b: Uint8Array, done: number) => number,
+): number {
+  let total = 0;
+  for (const b of bufs) {
+    const r = io(b, total);
+    if (r < 0) {
+      if (total > 0) break;
+      failFromErrno();
+    }
+    total += r;
+    if (r < b.length) break;
+  }
+  return total;
+}
+
 interface Entry {
   /** WASI filetype; -1 until looked up (stdio). */
   type: number;
@@ -993,15 +1016,7 @@ export class Wasi {
         if (e.flags & FdFlags.NONBLOCK) return Errno.AGAIN;
       }
     } else {
-      for (const b of bufs) {
-        const r = Number(c.read(e.host, b, b.length));
-        if (r < 0) {
-          if (total > 0) break;
-          failFromErrno();
-        }
-        total += r;
-        if (r < b.length) break;
-      }
+      total = transfer(bufs, (b) => Number(c.read(e.host, b, b.length)));
     }
     this.#u32(out, total);
     return 0;
@@ -1038,17 +1053,10 @@ export class Wasi {
       }
     }
     const c = libc();
-    let total = 0;
-    for (const b of bufs) {
-      const r = Number(c.write(e.host, b, b.length));
-      if (r < 0) {
-        if (total > 0) break;
-        failFromErrno();
-      }
-      total += r;
-      if (r < b.length) break;
-    }
-    this.#u32(out, total);
+    this.#u32(
+      out,
+      transfer(bufs, (b) => Number(c.write(e.host, b, b.length))),
+    );
     return 0;
   }
 
@@ -1065,22 +1073,17 @@ export class Wasi {
     this.#at(out, 4);
     if (e.host < 0 || e.stdio) return Errno.SPIPE;
     const c = libc();
-    let total = 0;
-    for (const b of bufs) {
-      const at = off + BigInt(total);
-      const r = Number(
-        write
-          ? c.pwrite(e.host, b, b.length, at)
-          : c.pread(e.host, b, b.length, at),
-      );
-      if (r < 0) {
-        if (total > 0) break;
-        failFromErrno();
-      }
-      total += r;
-      if (r < b.length) break;
-    }
-    this.#u32(out, total);
+    this.#u32(
+      out,
+      transfer(bufs, (b, done) => {
+        const at = off + BigInt(done);
+        return Number(
+          write
+            ? c.pwrite(e.host, b, b.length, at)
+            : c.pread(e.host, b, b.length, at),
+        );
+      }),
+    );
     return 0;
   }
 
