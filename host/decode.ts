@@ -329,19 +329,43 @@ export class RecordDecoder {
 
   /** The top-level field names (table columns). */
   columns(): string[] {
-    if (this.type === undefined) return ["size", "hex"];
+    return this.#fields().map((f) => f.name);
+  }
+
+  /**
+   * A column width per field, from its type: integers by their largest
+   * value, `char` arrays by their length (at most 16), the header's at
+   * least.
+   */
+  widths(): number[] {
+    return this.#fields().map(({ name, type }) => {
+      let w = 12;
+      if (type !== undefined) {
+        const t = this.btf.resolve(type);
+        if (t.kind === Kind.INT) w = t.size >= 8 ? 13 : t.size === 4 ? 10 : 5;
+        else if (isCharArray(this.btf, t)) w = Math.min(t.nelems! - 1, 16);
+        else if (t.kind === Kind.ENUM) w = 10;
+      }
+      return Math.max(w, name.length);
+    });
+  }
+
+  #fields(): { name: string; type?: number }[] {
+    if (this.type === undefined) {
+      return [{ name: "size" }, { name: "hex" }];
+    }
     const t = this.btf.resolve(this.type);
-    if (!isStruct(t)) return ["value"];
-    const names: string[] = [];
+    if (!isStruct(t)) return [{ name: "value", type: this.type }];
+    const out: { name: string; type?: number }[] = [];
     const walk = (s: BtfType) => {
       for (const m of s.members!) {
         const mt = this.btf.resolve(m.type);
         if (!m.name && isStruct(mt)) walk(mt);
-        else names.push(m.name || `_${names.length}`);
+        else out.push({ name: m.name || `_${out.length}`, type: m.type });
       }
     };
     walk(t);
-    return names;
+    return out;
   }
 }
 

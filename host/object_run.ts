@@ -56,8 +56,8 @@ import { openAndLoad } from "./load.ts";
 import { actingHelpers, type Policy, resolvePolicy } from "./policy.ts";
 import { ExitCode } from "./status.ts";
 
-export { SetError };
-export type { Histogram, RawRecord, Value };
+export { formatHistogram, SetError };
+export type { Histogram, HistogramSpec, RawRecord, Value };
 
 /** Whether `bytes` start like an ELF file (a BPF object), not `\0asm`. */
 export function isElf(bytes: Uint8Array): boolean {
@@ -112,41 +112,49 @@ export interface TypedEvent {
   data: { [field: string]: Value } | RawRecord;
 }
 
-/** A buffer of the object with its decoder. */
+/** A buffer of the object and the type of its records. */
 export interface TypedBuffer {
   /** The map's name. */
   map: string;
   /** Its reader. */
   reader: BufferReader;
-  /** Its records' decoder. */
-  decoder: RecordDecoder;
+  /** Its records' C type (`struct event`), undefined: shown as hex. */
+  type: string | undefined;
+  /** The records' top-level fields (table columns). */
+  columns: string[];
+  /** A table width per column. */
+  widths: number[];
 }
 
 /** A loaded, attached bare object; {@link close} detaches everything. */
 export class ObjectRun implements Disposable {
   /** The loaded object. */
   readonly obj: BpfObject;
-  /** Its BTF. */
-  readonly btf: Btf;
   /** Every ring buffer and perf event array, with decoders. */
   readonly buffers: TypedBuffer[];
   /** Every histogram map. */
   readonly histogramMaps: HistogramSpec[];
   #waiters: Waiter[];
+  #btf: Btf;
+  #decoders: RecordDecoder[];
 
   /** Wraps a loaded, attached object (see {@link runObject}). */
   constructor(obj: BpfObject, btf: Btf) {
     this.obj = obj;
-    this.btf = btf;
-    this.buffers = obj.maps
-      .filter((m) =>
-        m.type === MapType.RINGBUF || m.type === MapType.PERF_EVENT_ARRAY
-      )
-      .map((m) => ({
-        map: m.name,
-        reader: openBufferReader(obj, m),
-        decoder: new RecordDecoder(btf, recordType(btf, m.name)),
-      }));
+    this.#btf = btf;
+    const maps = obj.maps.filter((m) =>
+      m.type === MapType.RINGBUF || m.type === MapType.PERF_EVENT_ARRAY
+    );
+    this.#decoders = maps.map((m) =>
+      new RecordDecoder(btf, recordType(btf, m.name))
+    );
+    this.buffers = maps.map((m, i) => ({
+      map: m.name,
+      reader: openBufferReader(obj, m),
+      type: this.#decoders[i].name,
+      columns: this.#decoders[i].columns(),
+      widths: this.#decoders[i].widths(),
+    }));
     this.#waiters = this.buffers.map((b) => new Waiter(b.reader.pollFd));
     for (const w of this.#waiters) obj.own(w);
     this.histogramMaps = obj.maps
@@ -158,13 +166,10 @@ export class ObjectRun implements Disposable {
   /** Decodes the records ready now, in order per buffer. */
   ready(): TypedEvent[] {
     const out: TypedEvent[] = [];
-    for (const b of this.buffers) {
+    for (const [i, b] of this.buffers.entries()) {
+      const decoder = this.#decoders[i];
       b.reader.consume((data) => {
-        out.push({
-          map: b.map,
-          type: b.decoder.name,
-          data: b.decoder.decode(data),
-        });
+        out.push({ map: b.map, type: b.type, data: decoder.decode(data) });
         return 0;
       });
     }
@@ -220,7 +225,7 @@ export class ObjectRun implements Disposable {
       const m = this.obj.map(spec.map);
       for (const key of m.keys()) {
         const value = m.lookup(key);
-        if (value) out.push(decodeHistogram(this.btf, spec, key, value));
+        if (value) out.push(decodeHistogram(this.#btf, spec, key, value));
       }
     }
     return out;
@@ -462,7 +467,7 @@ export async function runObjectCommand(
     );
     for (const b of run.buffers) {
       err(
-        `buffer '${b.map}': records ${b.decoder.name ?? "as hex (no type)"}`,
+        `buffer '${b.map}': records ${b.type ?? "as hex (no type)"}`,
       );
     }
   }
@@ -527,12 +532,12 @@ class EventPrinter {
     }
     const b = run.buffers.find((b) => b.map === ev.map)!;
     const raw = "hex" in ev.data && "size" in ev.data &&
-      Object.keys(ev.data).length === 2 && b.decoder.type !== undefined;
-    const cols = raw ? ["size", "hex"] : b.decoder.columns();
+      Object.keys(ev.data).length === 2 && b.type !== undefined;
+    const cols = raw ? ["size", "hex"] : b.columns;
     const key = raw ? `${ev.map}#raw` : ev.map;
     let widths = this.#headers.get(key);
     if (!widths) {
-      widths = cols.map((c) => Math.max(c.length, 8));
+      widths = raw ? [4, 0] : [...b.widths];
       this.#headers.set(key, widths);
       const head = ["TIME", ...cols.map((c) => c.toUpperCase())];
       this.write(
@@ -545,7 +550,6 @@ class EventPrinter {
     const data = ev.data as Record<string, unknown>;
     const cells = cols.map((c, i) => {
       const s = cell(data[c]);
-      if (s.length > widths![i] && s.length <= 24) widths![i] = s.length;
       return s.padEnd(widths![i]);
     });
     this.write(
@@ -569,7 +573,9 @@ function printHistograms(
     }
     const label = [
       h.key === null ? "" : `key = ${cell(h.key)}`,
-      ...Object.entries(h.fields).map(([k, v]) => `${k} = ${cell(v)}`),
+      ...Object.entries(h.fields).filter(([, v]) => v !== "").map((
+        [k, v],
+      ) => `${k} = ${cell(v)}`),
     ].filter(Boolean).join(" ");
     write(`\n${h.map}${label ? ` (${label})` : ""}`);
     write(formatHistogram(h.slots));
