@@ -6,7 +6,7 @@
  * @module
  */
 import { type Credentials, RegistryError } from "./client.ts";
-import { imageAllowed, ReferenceError } from "./ref.ts";
+import { imageAllowed, InvalidReference } from "./ref.ts";
 import { ContentError, push, resolve } from "./mod.ts";
 import { REGISTRY_USAGE, type RegistryFlags } from "./usage.ts";
 
@@ -22,10 +22,10 @@ export async function flagCredentials(
   f: RegistryFlags,
 ): Promise<Credentials | undefined> {
   if (f.passwordStdin && !f.username) {
-    throw new ReferenceError("--password-stdin needs --username");
+    throw new InvalidReference("--password-stdin needs --username");
   }
   if (f.username && !f.passwordStdin) {
-    throw new ReferenceError(
+    throw new InvalidReference(
       "--username needs --password-stdin (the password is never an argument)",
     );
   }
@@ -37,7 +37,7 @@ export async function flagCredentials(
 export function describe(e: unknown): string | undefined {
   if (
     e instanceof RegistryError || e instanceof ContentError ||
-    e instanceof ReferenceError
+    e instanceof InvalidReference
   ) return e.message;
   if (e instanceof Deno.errors.NotCapable) {
     return `${e.message} (registry use needs deno --allow-net --allow-env --allow-read --allow-write)`;
@@ -58,7 +58,7 @@ export async function resolveForRun(
   const { parseReference } = await import("./ref.ts");
   const r = parseReference(ref);
   if (flags.requireDigest && !r.digest) {
-    throw new ReferenceError(
+    throw new InvalidReference(
       `--require-digest: '${ref}' is not pinned; run ${r.registry}/${r.repository}@sha256:... (wasm-bpf pull prints the digest)`,
     );
   }
@@ -69,7 +69,7 @@ export async function resolveForRun(
       insecure: flags.insecure,
     });
     if (!imageAllowed(allowImages, r, pulled.digest)) {
-      throw new ReferenceError(
+      throw new InvalidReference(
         `the policy's allowImages does not allow '${ref}' (${pulled.digest})`,
       );
     }
@@ -98,7 +98,9 @@ export async function main(args: string[]): Promise<number> {
     }
     const need = () => {
       if (value !== undefined) return value;
-      if (i + 1 >= rest.length) throw new ReferenceError(`${a} needs a value`);
+      if (i + 1 >= rest.length) {
+        throw new InvalidReference(`${a} needs a value`);
+      }
       return rest[++i];
     };
     try {
@@ -110,7 +112,7 @@ export async function main(args: string[]): Promise<number> {
         console.log(REGISTRY_USAGE);
         return 0;
       } else if (a.startsWith("-") && a !== "-") {
-        throw new ReferenceError(`${cmd}: unknown option '${rest[i]}'`);
+        throw new InvalidReference(`${cmd}: unknown option '${rest[i]}'`);
       } else words.push(rest[i]);
     } catch (e) {
       console.error(

@@ -29,13 +29,13 @@ import {
 } from "./client.ts";
 import {
   formatReference,
+  InvalidReference,
   parseReference,
   type Reference,
-  ReferenceError,
 } from "./ref.ts";
 import { gunzip, readTar } from "./tar.ts";
 
-export { cacheDir, ReferenceError, RegistryError };
+export { cacheDir, InvalidReference, RegistryError };
 export type { Credentials, Reference, RegistryOptions };
 export { looksLikeReference, parseReference } from "./ref.ts";
 
@@ -306,7 +306,7 @@ export interface Resolved extends Pulled {
  * verifying the manifest and the layer against their digests. A pinned
  * reference already cached is not fetched again; a tag is asked of the
  * registry and, when the registry cannot be reached, resolved through the
- * cache. Throws {@link ReferenceError}, {@link RegistryError} or
+ * cache. Throws {@link InvalidReference}, {@link RegistryError} or
  * {@link ContentError}, each with a one-line message.
  *
  * Deno permissions: `--allow-net` (the registry), `--allow-env`
@@ -485,7 +485,7 @@ export async function push(
 ): Promise<Pushed> {
   const r = parseReference(ref);
   if (r.digest) {
-    throw new ReferenceError(`push needs a tag, not a digest: '${ref}'`);
+    throw new InvalidReference(`push needs a tag, not a digest: '${ref}'`);
   }
   const refText = formatReference(r);
   const kind = kindOf(bytes);

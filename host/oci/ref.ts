@@ -24,7 +24,7 @@ const HOST =
   /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]{1,5})?$/;
 
 /** A reference that cannot be parsed; the message names it and says why. */
-export class ReferenceError extends Error {}
+export class InvalidReference extends Error {}
 
 /** Whether `host` names a registry (has a dot or a port, or is `localhost`). */
 function registryLike(host: string): boolean {
@@ -46,11 +46,11 @@ export function looksLikeReference(s: string): boolean {
 
 /**
  * Parses `registry/repository[:tag][@sha256:hex]`. The registry is
- * required (no implicit Docker Hub). Throws {@link ReferenceError}.
+ * required (no implicit Docker Hub). Throws {@link InvalidReference}.
  */
 export function parseReference(s: string): Reference {
   const bad = (why: string) =>
-    new ReferenceError(`'${s}' is not an OCI reference: ${why}`);
+    new InvalidReference(`'${s}' is not an OCI reference: ${why}`);
   let rest = s;
   let digest: string | undefined;
   const at = rest.indexOf("@");
@@ -92,28 +92,32 @@ export function formatReference(r: Reference): string {
 }
 
 /**
- * Whether the reference `ref` (as written, and in its canonical form with
- * the digest that was resolved, `registry/repo:tag@digest`) matches one of
- * `patterns` (`*` matches any run of characters, everything else itself).
+ * Whether the reference `ref` matches one of `patterns` (`*` matches any
+ * run of characters, everything else itself). A pattern is matched against
+ * the reference as written (`registry/repo:tag` or `registry/repo@digest`),
+ * so `host/repo*@sha256:*` admits pinned references only; a pattern naming
+ * one exact digest (`host/repo@sha256:<hex>`) also admits a tag that
+ * resolved to that digest (`resolvedDigest`).
  */
 export function imageAllowed(
   patterns: string[],
   ref: Reference,
   resolvedDigest?: string,
 ): boolean {
-  const forms = new Set([formatReference(ref)]);
-  if (resolvedDigest) {
-    forms.add(formatReference({ ...ref, digest: resolvedDigest }));
-    forms.add(
-      formatReference({ ...ref, tag: undefined, digest: resolvedDigest }),
-    );
-  }
+  const written = formatReference(ref);
+  const resolved = resolvedDigest
+    ? formatReference({ ...ref, tag: undefined, digest: resolvedDigest })
+    : undefined;
   return patterns.some((p) => {
     const re = new RegExp(
-      "^" + p.split("*").map((x) => x.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
-        .join(".*") +
+      "^" +
+        p.split("*").map((x) => x.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+          .join(".*") +
         "$",
     );
-    return [...forms].some((f) => re.test(f));
+    if (re.test(written)) return true;
+    const at = p.indexOf("@sha256:");
+    return resolved !== undefined && at >= 0 && !p.slice(at).includes("*") &&
+      re.test(resolved);
   });
 }

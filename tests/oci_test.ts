@@ -1,0 +1,686 @@
+// Distribution through an OCI registry, against the real thing: Debian's
+// docker-registry (distribution 2.8) started here on a free port (without
+// auth and with htpasswd basic auth), skopeo as a second client, and the
+// CLI's push, pull and run by reference tracing a real process.
+import assert from "node:assert/strict";
+import { ContentError, MediaType, pull, push } from "../host/oci/mod.ts";
+import { sha256 } from "../host/oci/cache.ts";
+import { writeTar } from "../host/oci/tar.ts";
+import { run } from "../host/spawn.ts";
+import { buildGuest, ROOT } from "./util.ts";
+
+const REGISTRY_BIN = "/usr/bin/docker-registry";
+
+function missingTools(): string | undefined {
+  for (const bin of [REGISTRY_BIN, "/usr/bin/htpasswd", "/usr/bin/skopeo"]) {
+    try {
+      Deno.statSync(bin);
+    } catch {
+      return `${bin} is not installed (scripts/setup-oci.sh installs docker-registry, apache2-utils, skopeo)`;
+    }
+  }
+  return undefined;
+}
+const SKIP = missingTools();
+if (SKIP) console.log(`oci_test: skipped: ${SKIP}`);
+
+// Deno's own cache follows XDG_CACHE_HOME: keep it where it is while each
+// test gives wasm-bpf a cache of its own
+const DENO_DIR = Deno.env.get("DENO_DIR") ??
+  `${Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME")}/.cache`}/deno`;
+
+let guestWasm: Promise<Uint8Array> | undefined;
+/** contain.wasm (`events PPID` prints `ready`, then `EXEC pid=... comm=...`). */
+function contain(): Promise<Uint8Array> {
+  return guestWasm ??= buildGuest("tests/guests/contain").then((dir) =>
+    Deno.readFile(`${dir}/contain.wasm`)
+  );
+}
+
+interface Registry extends AsyncDisposable {
+  host: string;
+  storage: string;
+  stop(): Promise<void>;
+}
+
+function freePort(hostname: string): number {
+  const l = Deno.listen({ hostname, port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Starts docker-registry on 127.0.0.1 (with htpasswd auth when `users` is given). */
+async function startRegistry(
+  users?: Record<string, string>,
+  hostname = "127.0.0.1",
+): Promise<Registry> {
+  const dir = await Deno.makeTempDir({ prefix: "wasm-bpf-registry-" });
+  const port = freePort(hostname);
+  let auth = "";
+  if (users) {
+    const lines = [];
+    for (const [u, p] of Object.entries(users)) {
+      const out = await new Deno.Command("htpasswd", {
+        args: ["-Bbn", u, p],
+        stdout: "piped",
+      }).output();
+      assert.ok(out.success, "htpasswd failed");
+      lines.push(new TextDecoder().decode(out.stdout).trim());
+    }
+    await Deno.writeTextFile(`${dir}/htpasswd`, lines.join("\n") + "\n");
+    auth =
+      `auth:\n  htpasswd:\n    realm: wasm-bpf-test\n    path: ${dir}/htpasswd\n`;
+  }
+  await Deno.writeTextFile(
+    `${dir}/config.yml`,
+    `version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: ${dir}/storage
+http:
+  addr: ${hostname}:${port}
+${auth}`,
+  );
+  const child = new Deno.Command(REGISTRY_BIN, {
+    args: ["serve", `${dir}/config.yml`],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  let up = false;
+  for (let i = 0; i < 100 && !up; i++) {
+    try {
+      const res = await fetch(`http://${hostname}:${port}/v2/`);
+      await res.body?.cancel();
+      up = res.status === 200 || res.status === 401;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    try {
+      child.kill("SIGTERM");
+    } catch { /* gone */ }
+    await child.status;
+    await stderr;
+  };
+  if (!up) {
+    await stop();
+    throw new Error(`docker-registry did not start: ${await stderr}`);
+  }
+  return {
+    host: `${hostname}:${port}`,
+    storage: `${dir}/storage`,
+    stop,
+    async [Symbol.asyncDispose]() {
+      await stop();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** A temporary wasm-bpf cache and docker config, as the CLI's environment. */
+async function env(): Promise<Record<string, string>> {
+  return {
+    XDG_CACHE_HOME: await Deno.makeTempDir({ prefix: "wasm-bpf-cache-" }),
+    DOCKER_CONFIG: await Deno.makeTempDir({ prefix: "wasm-bpf-docker-" }),
+    DENO_DIR,
+  };
+}
+
+/** Sets the environment of this process for a library call. */
+async function withEnv<T>(
+  vars: Record<string, string>,
+  f: () => Promise<T>,
+): Promise<T> {
+  const old = Object.fromEntries(
+    Object.keys(vars).map((k) => [k, Deno.env.get(k)]),
+  );
+  for (const [k, v] of Object.entries(vars)) Deno.env.set(k, v);
+  try {
+    return await f();
+  } finally {
+    for (const [k, v] of Object.entries(old)) {
+      if (v === undefined) Deno.env.delete(k);
+      else Deno.env.set(k, v);
+    }
+  }
+}
+
+interface Done {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI to its end (stdin: `input`, or nothing). */
+async function cli(
+  args: string[],
+  vars: Record<string, string>,
+  input?: string,
+): Promise<Done> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}/mod.ts`, ...args],
+    env: vars,
+    stdin: input === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (input !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(input));
+    await w.close();
+  }
+  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  const out = await child.output();
+  clearTimeout(timer);
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+/**
+ * Runs `contain events <this pid>` from `ref` through the CLI, starts a
+ * process once the guest says `ready`, and returns whether the guest
+ * traced it (and everything it printed).
+ */
+async function traceRun(
+  ref: string,
+  vars: Record<string, string>,
+  extra: string[] = [],
+): Promise<Done & { traced: boolean; ready: boolean }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      `${ROOT}/mod.ts`,
+      "--timeout",
+      "20",
+      ...extra,
+      ref,
+      "events",
+      String(Deno.pid),
+    ],
+    env: vars,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  let stdout = "";
+  let ready = false;
+  let traced = false;
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const marker = `oci${Math.random().toString(36).slice(2, 8)}`;
+  let started = false;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    stdout += value;
+    if (!ready && /^ready$/m.test(stdout)) {
+      ready = true;
+      // a process of this one's: its exec is what the guest reports
+      await Deno.symlink("/bin/true", `/tmp/${marker}`);
+      await new Deno.Command(`/tmp/${marker}`).output();
+      await Deno.remove(`/tmp/${marker}`);
+      started = true;
+    }
+    if (
+      started && new RegExp(`^EXEC pid=\\d+ comm=${marker}$`, "m").test(stdout)
+    ) {
+      traced = true;
+      child.kill("SIGTERM");
+    }
+  }
+  const status = await child.status;
+  return { code: status.code, stdout, stderr: await stderr, traced, ready };
+}
+
+function oneLine(s: string): string {
+  const lines = s.trim().split("\n");
+  assert.equal(lines.length, 1, `expected one line, got:\n${s}`);
+  return lines[0];
+}
+
+/** Writes a blob with fetch (monolithic upload), as another tool would. */
+async function putBlob(host: string, repo: string, bytes: Uint8Array) {
+  const digest = await sha256(bytes);
+  const start = await fetch(`http://${host}/v2/${repo}/blobs/uploads/`, {
+    method: "POST",
+  });
+  await start.body?.cancel();
+  assert.equal(start.status, 202);
+  const url = new URL(start.headers.get("location")!, `http://${host}`);
+  url.searchParams.set("digest", digest);
+  const put = await fetch(url, {
+    method: "PUT",
+    headers: { "content-type": "application/octet-stream" },
+    body: bytes as BodyInit,
+  });
+  await put.body?.cancel();
+  assert.equal(put.status, 201);
+  return { digest, size: bytes.length };
+}
+
+async function putManifest(
+  host: string,
+  repo: string,
+  tag: string,
+  manifest: unknown,
+  mediaType: string = MediaType.MANIFEST,
+) {
+  const res = await fetch(`http://${host}/v2/${repo}/manifests/${tag}`, {
+    method: "PUT",
+    headers: { "content-type": mediaType },
+    body: JSON.stringify(manifest),
+  });
+  const text = await res.text();
+  assert.equal(res.status, 201, text);
+}
+
+Deno.test({
+  name:
+    "oci: push then pull gives the same bytes and digest; skopeo reads what push wrote",
+  ignore: !!SKIP,
+  async fn() {
+    const wasm = await contain();
+    await using reg = await startRegistry();
+    const file = `${ROOT}/build/tests/guests/contain/contain.wasm`;
+    const ref = `${reg.host}/tools/contain:v1`;
+    const pushed = await cli(["push", file, ref], await env());
+    assert.equal(pushed.code, 0, pushed.stderr);
+    const pinned = oneLine(pushed.stdout);
+    assert.match(
+      pinned,
+      new RegExp(`^${reg.host}/tools/contain@sha256:[a-f0-9]{64}$`),
+    );
+    const digest = pinned.split("@")[1];
+
+    // the library, from a fresh cache: by tag and by digest
+    const vars = await env();
+    const byTag = await withEnv(vars, () => pull(ref));
+    assert.deepEqual(byTag.bytes, wasm);
+    assert.equal(byTag.digest, digest);
+    assert.equal(byTag.mediaType, MediaType.WASM);
+    assert.equal(byTag.fromCache, false);
+    const byDigest = await withEnv(vars, () => pull(pinned));
+    assert.deepEqual(byDigest.bytes, wasm);
+    assert.equal(byDigest.fromCache, true);
+
+    // the CLI's pull -o
+    const out = `${vars.XDG_CACHE_HOME}/pulled.wasm`;
+    const pulled = await cli(["pull", ref, "-o", out], await env());
+    assert.equal(pulled.code, 0, pulled.stderr);
+    assert.equal(oneLine(pulled.stdout), `${digest} ${out}`);
+    assert.deepEqual(await Deno.readFile(out), wasm);
+
+    // skopeo: the manifest it reads has the digest push printed, and the
+    // CNCF Wasm artifact media types
+    const skopeo = async (...args: string[]) => {
+      const o = await new Deno.Command("skopeo", {
+        args: ["inspect", "--tls-verify=false", ...args, `docker://${ref}`],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(o.success, new TextDecoder().decode(o.stderr));
+      return o.stdout;
+    };
+    const raw = await skopeo("--raw");
+    assert.equal(await sha256(raw), digest);
+    const manifest = JSON.parse(new TextDecoder().decode(raw));
+    assert.equal(manifest.mediaType, MediaType.MANIFEST);
+    assert.equal(
+      manifest.config.mediaType,
+      "application/vnd.wasm.config.v0+json",
+    );
+    assert.deepEqual(
+      manifest.layers.map((l: { mediaType: string }) => l.mediaType),
+      [
+        "application/wasm",
+      ],
+    );
+    assert.equal(manifest.layers[0].digest, await sha256(wasm));
+    const config = JSON.parse(
+      new TextDecoder().decode(await skopeo("--config", "--raw")),
+    );
+    assert.equal(config.architecture, "wasm");
+    assert.equal(config.os, "wasip1");
+
+    // a bare BPF object: its own media type, the same bytes back
+    const obj = await Deno.readFile(
+      `${ROOT}/build/tests/guests/contain/contain.bpf.o`,
+    );
+    const objRef = `${reg.host}/tools/contain-object:v1`;
+    const p2 = await withEnv(await env(), () => push(obj, objRef));
+    assert.equal(p2.mediaType, MediaType.BPF_OBJECT);
+    const back = await withEnv(await env(), () => pull(objRef));
+    assert.deepEqual(back.bytes, obj);
+    assert.equal(back.kind, "bpf-object");
+    assert.equal(back.digest, p2.digest);
+  },
+});
+
+Deno.test({
+  name:
+    "oci: run by tag and by digest traces a process; the audit log has the digest; the cache runs it with the registry stopped",
+  ignore: !!SKIP,
+  async fn() {
+    await contain();
+    await using reg = await startRegistry();
+    const file = `${ROOT}/build/tests/guests/contain/contain.wasm`;
+    const ref = `${reg.host}/tools/contain:v1`;
+    const pushed = await cli(["push", file, ref], await env());
+    assert.equal(pushed.code, 0, pushed.stderr);
+    const pinned = oneLine(pushed.stdout);
+    const digest = pinned.split("@")[1];
+
+    const vars = await env();
+    const audit = `${vars.XDG_CACHE_HOME}/audit.jsonl`;
+    const byTag = await traceRun(ref, vars, [`--audit=${audit}`]);
+    assert.ok(
+      byTag.traced,
+      `not traced by tag: ${byTag.stdout}${byTag.stderr}`,
+    );
+    const records = (await Deno.readTextFile(audit)).trim().split("\n").map((
+      l,
+    ) => JSON.parse(l));
+    const image = records.find((r) => r.event === "image");
+    assert.equal(image?.ref, ref);
+    assert.equal(image?.digest, digest);
+    assert.ok(records.some((r) => r.event === "load"));
+
+    const byDigest = await traceRun(pinned, await env());
+    assert.ok(byDigest.traced, `not traced by digest: ${byDigest.stderr}`);
+
+    // registry gone: the first cache still runs the tag and the digest
+    await reg.stop();
+    const offline = await traceRun(ref, vars);
+    assert.ok(offline.traced, `not traced offline: ${offline.stderr}`);
+    const offlinePinned = await traceRun(pinned, vars);
+    assert.ok(
+      offlinePinned.traced,
+      `not traced offline: ${offlinePinned.stderr}`,
+    );
+    // and a fresh cache cannot: one line saying the registry is unreachable
+    const fresh = await traceRun(ref, await env());
+    assert.ok(!fresh.ready);
+    assert.match(oneLine(fresh.stderr), /cannot be reached/);
+  },
+});
+
+Deno.test({
+  name:
+    "oci: a blob tampered with in the registry's storage is refused and nothing runs",
+  ignore: !!SKIP,
+  async fn() {
+    const wasm = await contain();
+    await using reg = await startRegistry();
+    const file = `${ROOT}/build/tests/guests/contain/contain.wasm`;
+    const ref = `${reg.host}/tools/contain:v1`;
+    const pushed = await cli(["push", file, ref], await env());
+    assert.equal(pushed.code, 0, pushed.stderr);
+    // change the guest's "ready" to "READY": still a valid module, which
+    // would run and say so if the digest were not checked
+    const hex = (await sha256(wasm)).slice(7);
+    const blobFile = `${reg.storage}/docker/registry/v2/blobs/sha256/${
+      hex.slice(0, 2)
+    }/${hex}/data`;
+    const stored = await Deno.readFile(blobFile);
+    const text = new TextDecoder("latin1").decode(stored);
+    const at = text.indexOf("ready\0");
+    assert.equal(text.indexOf("ready\0", at + 1), -1);
+    assert.ok(at > 0, "no 'ready' string in contain.wasm");
+    stored.set(new TextEncoder().encode("READY"), at);
+    await Deno.writeFile(blobFile, stored);
+
+    const vars = await env();
+    const audit = `${vars.XDG_CACHE_HOME}/audit.jsonl`;
+    const run = await traceRun(ref, vars, [`--audit=${audit}`]);
+    assert.ok(!run.ready && !/READY/i.test(run.stdout), run.stdout);
+    assert.equal(run.code, 125);
+    assert.match(oneLine(run.stderr), /does not match its digest/);
+    const log = await Deno.readTextFile(audit).catch(() => "");
+    assert.ok(!/"event":"(load|image)"/.test(log), log);
+    await assert.rejects(withEnv(await env(), () => pull(ref)), ContentError);
+  },
+});
+
+Deno.test({
+  name:
+    "oci: basic auth: credentials from --password-stdin or ~/.docker/config.json; wrong ones and a missing tag give one line",
+  ignore: !!SKIP,
+  async fn() {
+    await contain();
+    await using reg = await startRegistry({ alice: "s3cret" });
+    const file = `${ROOT}/build/tests/guests/contain/contain.wasm`;
+    const ref = `${reg.host}/tools/contain:v1`;
+    const login = ["--username", "alice", "--password-stdin"];
+
+    const anon = await cli(["push", file, ref], await env());
+    assert.equal(anon.code, 1);
+    assert.match(oneLine(anon.stderr), /needs credentials/);
+
+    const pushed = await cli(
+      ["push", ...login, file, ref],
+      await env(),
+      "s3cret\n",
+    );
+    assert.equal(pushed.code, 0, pushed.stderr);
+
+    const wrong = await cli(["pull", ...login, ref], await env(), "guess\n");
+    assert.equal(wrong.code, 1);
+    assert.match(
+      oneLine(wrong.stderr),
+      /refused the credentials of user 'alice'/,
+    );
+
+    // a run with wrong credentials does not start the guest
+    const wrongRun = await cli(
+      ["--timeout", "5", ...login, ref, "exit", "0"],
+      await env(),
+      "guess\n",
+    );
+    assert.equal(wrongRun.code, 125);
+    assert.match(oneLine(wrongRun.stderr), /refused the credentials/);
+
+    // docker login's file
+    const vars = await env();
+    await Deno.writeTextFile(
+      `${vars.DOCKER_CONFIG}/config.json`,
+      JSON.stringify({ auths: { [reg.host]: { auth: btoa("alice:s3cret") } } }),
+    );
+    const run = await traceRun(ref, vars);
+    assert.ok(run.traced, run.stderr);
+
+    const missing = await cli(["pull", `${reg.host}/tools/contain:nope`], vars);
+    assert.equal(missing.code, 1);
+    assert.match(oneLine(missing.stderr), /tag 'nope' not found/);
+    const missingRun = await cli(
+      [`${reg.host}/tools/absent:v1`, "exit", "0"],
+      vars,
+    );
+    assert.equal(missingRun.code, 125);
+    assert.match(oneLine(missingRun.stderr), /not found/);
+  },
+});
+
+Deno.test({
+  name:
+    "oci: the wasm-to-oci layout and a tar+gzip layer, written by hand, pull and run",
+  ignore: !!SKIP,
+  async fn() {
+    const wasm = await contain();
+    await using reg = await startRegistry();
+    // wasm-to-oci: its config and layer media types
+    const cfg1 = await putBlob(
+      reg.host,
+      "legacy/contain",
+      new TextEncoder().encode("{}"),
+    );
+    const layer1 = await putBlob(reg.host, "legacy/contain", wasm);
+    await putManifest(reg.host, "legacy/contain", "v1", {
+      schemaVersion: 2,
+      config: { mediaType: MediaType.WASM_TO_OCI_CONFIG, ...cfg1 },
+      layers: [{ mediaType: MediaType.WASM_TO_OCI, ...layer1 }],
+    });
+    // one tar+gzip layer holding one .wasm (and a README)
+    const tar = writeTar([
+      { name: "README", data: new TextEncoder().encode("contain\n") },
+      { name: "app/contain.wasm", data: wasm },
+    ]);
+    const gz = new Uint8Array(
+      await new Response(
+        new Blob([tar as BlobPart]).stream().pipeThrough(
+          new CompressionStream("gzip"),
+        ),
+      ).arrayBuffer(),
+    );
+    const cfg2 = await putBlob(
+      reg.host,
+      "tgz/contain",
+      new TextEncoder().encode(
+        JSON.stringify({ architecture: "wasm", os: "wasip1" }),
+      ),
+    );
+    const layer2 = await putBlob(reg.host, "tgz/contain", gz);
+    await putManifest(reg.host, "tgz/contain", "v1", {
+      schemaVersion: 2,
+      mediaType: MediaType.MANIFEST,
+      config: {
+        mediaType: "application/vnd.oci.image.config.v1+json",
+        ...cfg2,
+      },
+      layers: [{ mediaType: MediaType.TAR_GZIP, ...layer2 }],
+    });
+
+    for (const repo of ["legacy/contain", "tgz/contain"]) {
+      const ref = `${reg.host}/${repo}:v1`;
+      const vars = await env();
+      const got = await withEnv(vars, () => pull(ref));
+      assert.deepEqual(got.bytes, wasm, repo);
+      const run = await traceRun(ref, vars);
+      assert.ok(run.traced, `${repo}: ${run.stderr}`);
+    }
+  },
+});
+
+Deno.test({
+  name: "oci: allowImages and --require-digest decide which references run",
+  ignore: !!SKIP,
+  async fn() {
+    await contain();
+    await using reg = await startRegistry();
+    const file = `${ROOT}/build/tests/guests/contain/contain.wasm`;
+    const ref = `${reg.host}/tools/contain:v1`;
+    const pushed = await cli(["push", file, ref], await env());
+    assert.equal(pushed.code, 0, pushed.stderr);
+    const pinned = oneLine(pushed.stdout);
+    const vars = await env();
+    const policy = `${vars.XDG_CACHE_HOME}/policy.json`;
+
+    // only another repository: refused, nothing runs
+    await Deno.writeTextFile(
+      policy,
+      JSON.stringify({ allowImages: [`${reg.host}/other/*`] }),
+    );
+    const denied = await traceRun(ref, vars, ["--policy", policy]);
+    assert.ok(!denied.ready, denied.stdout);
+    assert.equal(denied.code, 125);
+    assert.match(oneLine(denied.stderr), /allowImages does not allow/);
+
+    // digests only, by pattern: the tag is refused, the digest runs
+    await Deno.writeTextFile(
+      policy,
+      JSON.stringify({ allowImages: [`${reg.host}/tools/*@sha256:*`] }),
+    );
+    const tagged = await traceRun(ref, vars, ["--policy", policy]);
+    assert.ok(!tagged.ready);
+    const digested = await traceRun(pinned, vars, ["--policy", policy]);
+    assert.ok(digested.traced, digested.stderr);
+
+    // --require-digest
+    const req = await traceRun(ref, vars, ["--require-digest"]);
+    assert.ok(!req.ready);
+    assert.match(oneLine(req.stderr), /--require-digest/);
+    const reqPinned = await traceRun(pinned, vars, ["--require-digest"]);
+    assert.ok(reqPinned.traced, reqPinned.stderr);
+  },
+});
+
+Deno.test({
+  name:
+    "oci: run() from the library takes a reference (audit gets the digest, allowImages holds)",
+  ignore: !!SKIP,
+  async fn() {
+    const wasm = await contain();
+    await using reg = await startRegistry();
+    const ref = `${reg.host}/tools/contain:v1`;
+    const vars = await env();
+    const pushed = await withEnv(vars, () => push(wasm, ref));
+    const records: Record<string, unknown>[] = [];
+    const status = await withEnv(
+      await env(),
+      () => run(ref, { args: ["exit", "7"], audit: (r) => records.push(r) }),
+    );
+    assert.equal(status.guestCode, 7, status.message);
+    const image = records.find((r) => r.event === "image");
+    assert.equal(image?.digest, pushed.digest);
+    const denied = await withEnv(
+      await env(),
+      () =>
+        run(ref, {
+          args: ["exit", "7"],
+          policy: { allowImages: [`${reg.host}/other/*`] },
+        }),
+    );
+    assert.equal(denied.kind, "failed");
+    assert.equal(denied.guestCode, undefined);
+    assert.match(denied.message!, /allowImages/);
+  },
+});
+
+Deno.test({
+  name: "oci: plain HTTP only to localhost/127.0.0.1 unless --insecure",
+  ignore: !!SKIP,
+  async fn() {
+    await contain();
+    // 127.0.0.2 is this machine too, but not a name plain HTTP is assumed for
+    let reg: Registry;
+    try {
+      reg = await startRegistry(undefined, "127.0.0.2");
+    } catch (e) {
+      console.log(
+        `oci_test: skipped the --insecure test: 127.0.0.2 (${
+          (e as Error).message
+        })`,
+      );
+      return;
+    }
+    await using _ = reg;
+    const file = `${ROOT}/build/tests/guests/contain/contain.wasm`;
+    const ref = `${reg.host}/tools/contain:v1`;
+    const plain = await cli(["push", file, ref], await env());
+    assert.equal(plain.code, 1);
+    assert.match(oneLine(plain.stderr), /needs --insecure/);
+    // nothing reached the registry over plain HTTP
+    const tags = await fetch(`http://${reg.host}/v2/tools/contain/tags/list`);
+    assert.equal(tags.status, 404);
+    await tags.body?.cancel();
+    const insecure = await cli(["push", "--insecure", file, ref], await env());
+    assert.equal(insecure.code, 0, insecure.stderr);
+    const vars = await env();
+    const runPlain = await traceRun(ref, vars);
+    assert.ok(!runPlain.ready);
+    assert.match(oneLine(runPlain.stderr), /needs --insecure/);
+    const runInsecure = await traceRun(ref, vars, ["--insecure"]);
+    assert.ok(runInsecure.traced, runInsecure.stderr);
+  },
+});
