@@ -54,10 +54,11 @@ function freePort(hostname: string): number {
 async function startRegistry(
   users?: Record<string, string>,
   hostname = "127.0.0.1",
+  tokenAuth?: (dir: string) => Promise<string>,
 ): Promise<Registry> {
   const dir = await Deno.makeTempDir({ prefix: "wasm-bpf-registry-" });
   const port = freePort(hostname);
-  let auth = "";
+  let auth = tokenAuth ? await tokenAuth(dir) : "";
   if (users) {
     const lines = [];
     for (const [u, p] of Object.entries(users)) {
@@ -196,6 +197,7 @@ async function traceRun(
   ref: string,
   vars: Record<string, string>,
   extra: string[] = [],
+  input?: string,
 ): Promise<Done & { traced: boolean; ready: boolean }> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -210,10 +212,15 @@ async function traceRun(
       String(Deno.pid),
     ],
     env: vars,
-    stdin: "null",
+    stdin: input === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  if (input !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(input));
+    await w.close();
+  }
   const stderr = new Response(child.stderr).text();
   let stdout = "";
   let ready = false;
@@ -682,5 +689,157 @@ Deno.test({
     assert.match(oneLine(runPlain.stderr), /needs --insecure/);
     const runInsecure = await traceRun(ref, vars, ["--insecure"]);
     assert.ok(runInsecure.traced, runInsecure.stderr);
+  },
+});
+
+function b64url(bytes: Uint8Array | string): string {
+  const b = typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes;
+  return btoa(String.fromCharCode(...b)).replace(/\+/g, "-").replace(/\//g, "_")
+    .replace(/=+$/, "");
+}
+
+/**
+ * A token service for docker-registry's `auth: token`: Basic credentials
+ * in, an ES256 JWT (x5c: a self-signed certificate the registry trusts)
+ * granting the scopes asked for out.
+ */
+async function startTokenService(users: Record<string, string>) {
+  const port = freePort("127.0.0.1");
+  const requests: string[] = [];
+  let key: CryptoKey | undefined;
+  let certDer = "";
+  const service = "wasm-bpf-test";
+  const issuer = "wasm-bpf-test-issuer";
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port, onListen() {} },
+    async (req) => {
+      const url = new URL(req.url);
+      requests.push(url.search);
+      const h = req.headers.get("authorization") ?? "";
+      const [user, pass] = h.startsWith("Basic ")
+        ? atob(h.slice(6)).split(":")
+        : [];
+      if (!user || users[user] !== pass) {
+        return new Response("{}", { status: 401 });
+      }
+      const access = url.searchParams.getAll("scope").map((sc) => {
+        const [type, name, actions] = sc.split(":");
+        return { type, name, actions: actions.split(",") };
+      });
+      const now = Math.floor(Date.now() / 1000);
+      const head = b64url(
+        JSON.stringify({ typ: "JWT", alg: "ES256", x5c: [certDer] }),
+      );
+      const claims = b64url(JSON.stringify({
+        iss: issuer,
+        sub: user,
+        aud: service,
+        exp: now + 300,
+        nbf: now - 10,
+        iat: now,
+        jti: crypto.randomUUID(),
+        access,
+      }));
+      const sig = new Uint8Array(
+        await crypto.subtle.sign(
+          { name: "ECDSA", hash: "SHA-256" },
+          key!,
+          new TextEncoder().encode(`${head}.${claims}`),
+        ),
+      );
+      return Response.json({ token: `${head}.${claims}.${b64url(sig)}` });
+    },
+  );
+  return {
+    requests,
+    server,
+    /** The registry's `auth:` section, after making the key and certificate in `dir`. */
+    async config(dir: string): Promise<string> {
+      const o = await new Deno.Command("openssl", {
+        args: [
+          "req",
+          "-x509",
+          "-newkey",
+          "ec",
+          "-pkeyopt",
+          "ec_paramgen_curve:prime256v1",
+          "-nodes",
+          "-keyout",
+          `${dir}/token.key`,
+          "-out",
+          `${dir}/token.crt`,
+          "-days",
+          "1",
+          "-subj",
+          "/CN=wasm-bpf-test-token",
+        ],
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      assert.ok(o.success, new TextDecoder().decode(o.stderr));
+      const pem = (f: string) =>
+        Uint8Array.from(
+          atob(Deno.readTextFileSync(f).replace(/-----[^-]+-----|\s/g, "")),
+          (c) => c.charCodeAt(0),
+        );
+      certDer = btoa(String.fromCharCode(...pem(`${dir}/token.crt`)));
+      key = await crypto.subtle.importKey(
+        "pkcs8",
+        pem(`${dir}/token.key`),
+        { name: "ECDSA", namedCurve: "P-256" },
+        false,
+        ["sign"],
+      );
+      return `auth:\n  token:\n    realm: http://127.0.0.1:${port}/token\n` +
+        `    service: ${service}\n    issuer: ${issuer}\n` +
+        `    rootcertbundle: ${dir}/token.crt\n`;
+    },
+  };
+}
+
+Deno.test({
+  name: "oci: the Bearer token flow (WWW-Authenticate realm, service, scope)",
+  ignore: !!SKIP,
+  async fn() {
+    await contain();
+    const tokens = await startTokenService({ bob: "hunter2" });
+    try {
+      await using reg = await startRegistry(
+        undefined,
+        "127.0.0.1",
+        tokens.config,
+      );
+      const file = `${ROOT}/build/tests/guests/contain/contain.wasm`;
+      const ref = `${reg.host}/tools/contain:v1`;
+      const login = ["--username", "bob", "--password-stdin"];
+      const pushed = await cli(
+        ["push", ...login, file, ref],
+        await env(),
+        "hunter2\n",
+      );
+      assert.equal(pushed.code, 0, pushed.stderr);
+      // the token service was asked, with the registry's service and scope
+      assert.ok(
+        tokens.requests.some((q) =>
+          q.includes("service=wasm-bpf-test") &&
+          q.includes(encodeURIComponent("repository:tools/contain:pull,push"))
+        ),
+        tokens.requests.join("\n"),
+      );
+      const vars = await env();
+      const run = await traceRun(ref, vars, login.concat([]), "hunter2\n");
+      assert.ok(run.traced, run.stderr);
+      const wrong = await cli(["pull", ...login, ref], await env(), "nope\n");
+      assert.equal(wrong.code, 1);
+      assert.match(
+        oneLine(wrong.stderr),
+        /refused the credentials of user 'bob'/,
+      );
+      const anon = await cli(["pull", ref], await env());
+      assert.equal(anon.code, 1);
+      assert.match(oneLine(anon.stderr), /needs credentials/);
+    } finally {
+      await tokens.server.shutdown();
+    }
   },
 });
