@@ -703,7 +703,7 @@ function b64url(bytes: Uint8Array | string): string {
  * in, an ES256 JWT (x5c: a self-signed certificate the registry trusts)
  * granting the scopes asked for out.
  */
-async function startTokenService(users: Record<string, string>) {
+function startTokenService(users: Record<string, string>) {
   const port = freePort("127.0.0.1");
   const requests: string[] = [];
   let key: CryptoKey | undefined;
@@ -802,7 +802,7 @@ Deno.test({
   ignore: !!SKIP,
   async fn() {
     await contain();
-    const tokens = await startTokenService({ bob: "hunter2" });
+    const tokens = startTokenService({ bob: "hunter2" });
     try {
       await using reg = await startRegistry(
         undefined,
