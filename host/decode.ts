@@ -180,6 +180,107 @@ function small(x: bigint): number | bigint {
     : x;
 }
 
+const UTF8 = new TextDecoder();
+
+/** The string in `bytes[off, off+n)` up to the first NUL (UTF-8). */
+function cString(bytes: Uint8Array, off: number, n: number): string {
+  let end = off, ascii = true;
+  const stop = off + n;
+  while (end < stop && bytes[end] !== 0) {
+    if (bytes[end] >= 0x80) ascii = false;
+    end++;
+  }
+  if (!ascii || end - off > 64) return UTF8.decode(bytes.subarray(off, end));
+  let out = "";
+  for (let i = off; i < end; i++) out += String.fromCharCode(bytes[i]);
+  return out;
+}
+
+/** A decoder of one type compiled from BTF: (view, bytes, offset) → value. */
+type Reader = (v: DataView, b: Uint8Array, off: number) => Value;
+
+/**
+ * Compiles type `id` into a {@link Reader}: the BTF is walked once, not
+ * per record. Same results as {@link decodeValue}.
+ */
+export function compileReader(btf: Btf, id: number, depth = 0): Reader {
+  if (depth > 32) return () => null;
+  const t = btf.resolve(id);
+  switch (t.kind) {
+    case Kind.INT: {
+      const enc = t.encoding ?? 0;
+      if (enc & INT_BOOL) return (v, _b, o) => v.getUint8(o) !== 0;
+      const signed = (enc & INT_SIGNED) !== 0;
+      switch (t.size) {
+        case 1:
+          return signed
+            ? (v, _b, o) => v.getInt8(o)
+            : (v, _b, o) => v.getUint8(o);
+        case 2:
+          return signed
+            ? (v, _b, o) => v.getInt16(o, true)
+            : (v, _b, o) => v.getUint16(o, true);
+        case 4:
+          return signed
+            ? (v, _b, o) => v.getInt32(o, true)
+            : (v, _b, o) => v.getUint32(o, true);
+        case 8:
+          return signed
+            ? (v, _b, o) => {
+              const lo = v.getUint32(o, true), hi = v.getInt32(o + 4, true);
+              return hi >= -0x200000 && hi < 0x200000
+                ? hi * 4294967296 + lo
+                : v.getBigInt64(o, true);
+            }
+            : (v, _b, o) => {
+              const hi = v.getUint32(o + 4, true);
+              return hi < 0x200000
+                ? hi * 4294967296 + v.getUint32(o, true)
+                : v.getBigUint64(o, true);
+            };
+      }
+      return (v, _b, o) => readInt(v, o, t.size, signed);
+    }
+    case Kind.ARRAY: {
+      const n = t.nelems!;
+      if (isCharArray(btf, t)) return (_v, b, o) => cString(b, o, n);
+      const es = btf.sizeOf(t.elemType!);
+      const elem = compileReader(btf, t.elemType!, depth + 1);
+      return (v, b, o) => {
+        const out: Value[] = new Array(n);
+        for (let i = 0; i < n; i++) out[i] = elem(v, b, o + i * es);
+        return out;
+      };
+    }
+    case Kind.STRUCT:
+    case Kind.UNION: {
+      // anonymous struct/union members inline; anonymous bitfields (padding) skipped
+      const fields = t.members!.filter((m) =>
+        m.name || (isStruct(btf.resolve(m.type)) && !m.bitSize)
+      ).map((m) => {
+        const inline = !m.name;
+        const name = m.name;
+        const off = m.bitOffset / 8;
+        const read: Reader = m.bitSize
+          ? (v, _b, o) => bitfield(btf, m.type, v, o, m.bitOffset, m.bitSize)
+          : compileReader(btf, m.type, depth + 1);
+        return { name, off, read, inline, bits: m.bitSize !== 0 };
+      });
+      return (v, b, o) => {
+        const out: { [k: string]: Value } = {};
+        for (const f of fields) {
+          const val = f.read(v, b, f.bits ? o : o + f.off);
+          if (f.inline) Object.assign(out, val as object);
+          else out[f.name] = val;
+        }
+        return out;
+      };
+    }
+    default:
+      return (v, b, o) => decodeAt(btf, id, v, b, o, depth);
+  }
+}
+
 /**
  * Decodes type `id` at byte `off` of `bytes` (which must hold it): integers
  * as numbers (64-bit ones past 2^53 as bigint), `bool` as booleans, enums
@@ -231,7 +332,7 @@ function decodeAt(
       if (isCharArray(btf, t)) {
         const sub = bytes.subarray(off, off + n);
         const nul = sub.indexOf(0);
-        return new TextDecoder().decode(nul < 0 ? sub : sub.subarray(0, nul));
+        return UTF8.decode(nul < 0 ? sub : sub.subarray(0, nul));
       }
       const es = btf.sizeOf(t.elemType!);
       const out: Value[] = [];
@@ -244,6 +345,7 @@ function decodeAt(
     case Kind.UNION: {
       const out: { [k: string]: Value } = {};
       for (const m of t.members!) {
+        if (!m.name && (m.bitSize || !isStruct(btf.resolve(m.type)))) continue;
         let val: Value;
         if (m.bitSize) {
           val = bitfield(btf, m.type, v, off, m.bitOffset, m.bitSize);
@@ -305,6 +407,7 @@ export class RecordDecoder {
   readonly size: number;
   /** Its C name, e.g. `struct event` (undefined without a type). */
   readonly name: string | undefined;
+  #read: Reader | undefined;
 
   /** A decoder of records of `type` (undefined: every record as hex). */
   constructor(readonly btf: Btf, type: number | undefined) {
@@ -321,7 +424,12 @@ export class RecordDecoder {
     if (this.type === undefined || bytes.length < this.size) {
       return rawRecord(bytes);
     }
-    const v = decodeValue(this.btf, this.type, bytes);
+    this.#read ??= compileReader(this.btf, this.type);
+    const v = this.#read(
+      new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+      bytes,
+      0,
+    );
     return v && typeof v === "object" && !Array.isArray(v)
       ? v as { [field: string]: Value }
       : { value: v };
@@ -360,8 +468,8 @@ export class RecordDecoder {
     const walk = (s: BtfType) => {
       for (const m of s.members!) {
         const mt = this.btf.resolve(m.type);
-        if (!m.name && isStruct(mt)) walk(mt);
-        else out.push({ name: m.name || `_${out.length}`, type: m.type });
+        if (!m.name && isStruct(mt) && !m.bitSize) walk(mt);
+        else if (m.name) out.push({ name: m.name, type: m.type });
       }
     };
     walk(t);
@@ -371,6 +479,11 @@ export class RecordDecoder {
 
 /** JSON text of a decoded value: bigints as numbers (exact digits). */
 export function toJson(v: unknown): string {
+  try {
+    return JSON.stringify(v);
+  } catch (e) {
+    if (!(e instanceof TypeError)) throw e; // a bigint: the slow path
+  }
   const marks: string[] = [];
   const s = JSON.stringify(v, (_k, x) => {
     if (typeof x !== "bigint") return x;

@@ -404,7 +404,7 @@ export interface ObjectCommandOptions {
   verbose: boolean;
   /** The audit sink. */
   audit?: (e: Record<string, unknown>) => void;
-  /** Where lines go (default stdout). */
+  /** Where output goes: one or more lines, without the last newline (default: stdout). */
   write?: (line: string) => void;
   /** Whether to print a table (default: stdout is a terminal). */
   table?: boolean;
@@ -428,8 +428,19 @@ export async function runObjectCommand(
     return ExitCode.USAGE;
   }
   const enc = new TextEncoder();
-  const write = opts.write ??
-    ((line: string) => writeAll(enc.encode(line + "\n")));
+  // lines are gathered per batch of records and written at once
+  let pending: string[] = [];
+  const flush = () => {
+    if (!pending.length) return;
+    const text = pending.join("\n") + "\n";
+    pending = [];
+    if (opts.write) opts.write(text.slice(0, -1));
+    else writeAll(enc.encode(text));
+  };
+  const write = (line: string) => {
+    pending.push(line);
+    if (pending.length >= 4096) flush();
+  };
   const table = !a.json &&
     (a.table || (opts.table ?? Deno.stdout.isTerminal()));
   let run: ObjectRun;
@@ -481,6 +492,7 @@ export async function runObjectCommand(
         printHistograms(run, table, write);
         nextHist = now + a.intervalMs;
       }
+      flush();
       if (!stop && timeoutMs !== undefined && now - started >= timeoutMs) {
         stop = { code: ExitCode.TIMEOUT, why: "its time limit" };
       }
@@ -492,6 +504,7 @@ export async function runObjectCommand(
     }
     for (const ev of run.ready()) printer.print(ev, run);
     if (run.histogramMaps.length) printHistograms(run, table, write);
+    flush();
   } catch (e) {
     err(`${file}: ${(e as Error).message}`);
     return ExitCode.ERROR;
