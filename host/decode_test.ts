@@ -5,6 +5,7 @@ import { buildObject, concat } from "../objfile/_test_object.ts";
 import {
   applySets,
   decodeHistogram,
+  decodeValue,
   formatHistogram,
   histogramSpec,
   RecordDecoder,
@@ -176,6 +177,8 @@ Deno.test("records decode by BTF: ints, signed, u64 past 2^53, char arrays, enum
     toJson(e),
     '{"pid":1234,"ret":-2,"duration_ns":5000000,"comm":"sh","kind":"EXIT","ok":true,"big":18446744073709551615}',
   );
+  // the compiled reader and the BTF walk agree
+  assert.deepEqual(decodeValue(btf, recordType(btf, "rb")!, event()), e);
   assert.deepEqual(d.columns(), [
     "pid",
     "ret",

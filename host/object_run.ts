@@ -505,6 +505,13 @@ export async function runObjectCommand(
     for (const ev of run.ready()) printer.print(ev, run);
     if (run.histogramMaps.length) printHistograms(run, table, write);
     flush();
+    for (const b of run.buffers) {
+      if (b.reader.lost) {
+        err(
+          `${file}: ${b.reader.lost} records of '${b.map}' were lost (the perf buffer was full)`,
+        );
+      }
+    }
   } catch (e) {
     err(`${file}: ${(e as Error).message}`);
     return ExitCode.ERROR;

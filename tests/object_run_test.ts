@@ -302,6 +302,34 @@ Deno.test("the policy flags hold for bare objects (--allow-kind)", async () => {
   await assertNoBpfLeaks(before);
 });
 
+Deno.test("bare objects are audited like guests' objects: load and every attach", async () => {
+  const path = await obj("examples/bootstrap");
+  const dir = await Deno.makeTempDir();
+  try {
+    const r = await runCli([
+      `--audit=${dir}/audit.jsonl`,
+      "--timeout",
+      "0.5",
+      path,
+      "--json",
+    ], { permissions: [...CLI_PERMISSIONS, `--allow-write=${dir}`] });
+    assert.equal(r.code, 124, r.stderr);
+    const recs = (await Deno.readTextFile(`${dir}/audit.jsonl`)).trim()
+      .split("\n").map((l) => JSON.parse(l));
+    assert.equal(recs[0].event, "load");
+    assert.deepEqual(
+      recs[0].programs.map((p: { name: string }) => p.name).sort(),
+      ["handle_exec", "handle_exit"],
+    );
+    assert.deepEqual(
+      recs.filter((r) => r.event === "attach").map((r) => r.program).sort(),
+      ["handle_exec", "handle_exit"],
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("runObject: typed events as data, histograms", async () => {
   const before = bpfSnapshot();
   {
