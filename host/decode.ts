@@ -425,11 +425,18 @@ export class RecordDecoder {
       return rawRecord(bytes);
     }
     this.#read ??= compileReader(this.btf, this.type);
-    const v = this.#read(
-      new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength),
-      bytes,
-      0,
-    );
+    let v: Value;
+    try {
+      v = this.#read(
+        new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+        bytes,
+        0,
+      );
+    } catch (e) {
+      // a member placed past the type's size (lying BTF): the bytes as they are
+      if (e instanceof RangeError) return rawRecord(bytes);
+      throw e;
+    }
     return v && typeof v === "object" && !Array.isArray(v)
       ? v as { [field: string]: Value }
       : { value: v };

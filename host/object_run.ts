@@ -390,10 +390,11 @@ assigns a const volatile global (integers, hex, negative, true/false, enum
 names, strings for char arrays); every program is attached by its section;
 every ring buffer / perf event array record is printed decoded by its BTF
 type (the map's __type(value, struct X), else a global
-'const struct X *unused', else struct MAP_event or event; else as hex), as
-a table on a terminal (or with --table), else (or with --json) as JSON
-lines; histogram maps (value struct with a 'slots' array) print as log2 tables every --interval
-seconds and at exit. Stops on Ctrl-C (130), SIGTERM (143), --timeout (124).
+'const struct X *unused', else struct MAP_event or event; else as hex with
+its size), as a table on a terminal (or with --table), else (or with
+--json) as JSON lines; histogram maps (value struct with a 'slots' array)
+print as log2 tables every --interval seconds and at exit. Stops on Ctrl-C
+(130), SIGTERM (143), --timeout (124); bad --set: 2; object refused: 125.
 `;
 
 /** Options the CLI passes to {@link runObjectCommand}. */
@@ -428,6 +429,7 @@ export async function runObjectCommand(
     return ExitCode.USAGE;
   }
   const enc = new TextEncoder();
+  let stop: { code: number; why: string } | undefined;
   // lines are gathered per batch of records and written at once
   let pending: string[] = [];
   const flush = () => {
@@ -435,7 +437,9 @@ export async function runObjectCommand(
     const text = pending.join("\n") + "\n";
     pending = [];
     if (opts.write) opts.write(text.slice(0, -1));
-    else writeAll(enc.encode(text));
+    else if (!writeAll(enc.encode(text))) {
+      stop ??= { code: 0, why: "" }; // the reader went away (| head): done
+    }
   };
   const write = (line: string) => {
     pending.push(line);
@@ -461,7 +465,6 @@ export async function runObjectCommand(
     err((e as Error).message);
     return ExitCode.ERROR;
   }
-  let stop: { code: number; why: string } | undefined;
   const onInt = () => stop ??= { code: ExitCode.SIGINT, why: "SIGINT" };
   const onTerm = () => stop ??= { code: ExitCode.SIGTERM, why: "SIGTERM" };
   Deno.addSignalListener("SIGINT", onInt);
@@ -520,20 +523,22 @@ export async function runObjectCommand(
     Deno.removeSignalListener("SIGTERM", onTerm);
     run.close();
   }
-  err(`${file} stopped by ${stop.why} (exit ${stop.code})`);
+  if (stop.why) err(`${file} stopped by ${stop.why} (exit ${stop.code})`);
   return stop.code;
 }
 
-function writeAll(bytes: Uint8Array) {
+/** Writes `bytes` to stdout; false when the reader went away. */
+function writeAll(bytes: Uint8Array): boolean {
   let off = 0;
   while (off < bytes.length) {
     try {
       off += Deno.stdout.writeSync(bytes.subarray(off));
     } catch (e) {
-      if (e instanceof Deno.errors.BrokenPipe) return;
+      if (e instanceof Deno.errors.BrokenPipe) return false;
       throw e;
     }
   }
+  return true;
 }
 
 /** Prints events as table rows (header per buffer) or JSON lines. */

@@ -330,6 +330,32 @@ Deno.test("bare objects are audited like guests' objects: load and every attach"
   }
 });
 
+Deno.test("the run ends (status 0, nothing loaded) when its reader goes away, as with | head", async () => {
+  const path = await obj("examples/bootstrap");
+  const before = bpfSnapshot();
+  const cli = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...CLI_PERMISSIONS, `${ROOT}/mod.ts`, path, "--json"],
+    stdout: "piped",
+    stderr: "null",
+    stdin: "null",
+  }).spawn();
+  const reader = cli.stdout.getReader();
+  // events keep coming (this test's own processes), then the reader leaves
+  const spawner = setInterval(() => spawnProcess("/bin/true", []), 50);
+  try {
+    const { value } = await reader.read();
+    assert.ok(value && value.length > 0);
+    await reader.cancel();
+    const timer = setTimeout(() => cli.kill("SIGKILL"), 10_000);
+    const st = await cli.status;
+    clearTimeout(timer);
+    assert.equal(st.code, 0);
+  } finally {
+    clearInterval(spawner);
+  }
+  await assertNoBpfLeaks(before);
+});
+
 Deno.test("runObject: typed events as data, histograms", async () => {
   const before = bpfSnapshot();
   {
