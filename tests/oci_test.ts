@@ -126,11 +126,17 @@ ${auth}`,
   };
 }
 
+// every cache and docker config of this file, removed when it ends
+const TEMP = Deno.makeTempDirSync({ prefix: "wasm-bpf-oci-test-" });
+globalThis.addEventListener("unload", () => {
+  Deno.removeSync(TEMP, { recursive: true });
+});
+
 /** A temporary wasm-bpf cache and docker config, as the CLI's environment. */
 async function env(): Promise<Record<string, string>> {
   return {
-    XDG_CACHE_HOME: await Deno.makeTempDir({ prefix: "wasm-bpf-cache-" }),
-    DOCKER_CONFIG: await Deno.makeTempDir({ prefix: "wasm-bpf-docker-" }),
+    XDG_CACHE_HOME: await Deno.makeTempDir({ dir: TEMP, prefix: "cache-" }),
+    DOCKER_CONFIG: await Deno.makeTempDir({ dir: TEMP, prefix: "docker-" }),
     DENO_DIR,
   };
 }
