@@ -177,22 +177,26 @@ export class ObjectRun implements Disposable {
   }
 
   /**
-   * Waits up to `ms` for a record (blocking this thread; keep it short so
-   * timers and signal listeners run). True when one may be ready.
+   * Waits up to `ms` for a record, then lets the event loop run (timers,
+   * signal listeners). With buffers the wait blocks this thread in
+   * epoll (keep `ms` short); without, it is a timer. True when a record
+   * may be ready.
    */
-  wait(ms: number): boolean {
+  async idle(ms: number): Promise<boolean> {
     if (!this.#waiters.length) {
-      const until = Date.now() + ms;
-      while (Date.now() < until) { /* no buffer: nothing to wait on */ }
+      await new Promise((r) => setTimeout(r, ms));
       return false;
     }
+    let ready = false;
     const each = Math.max(1, Math.floor(ms / this.#waiters.length));
     for (const w of this.#waiters) {
       if (w.wait(this.#waiters.length === 1 ? ms : each) === "ready") {
-        return true;
+        ready = true;
+        break;
       }
     }
-    return false;
+    await new Promise((r) => setTimeout(r, 0));
+    return ready;
   }
 
   /**
@@ -212,8 +216,7 @@ export class ObjectRun implements Disposable {
         return;
       }
       if (!batch.length) {
-        this.wait(pollMs);
-        await new Promise((r) => setTimeout(r, 0));
+        await this.idle(pollMs);
       }
     }
   }
@@ -501,8 +504,7 @@ export async function runObjectCommand(
       }
       if (stop) break;
       if (!batch.length) {
-        run.wait(Math.min(50, Math.max(1, nextHist - now)));
-        await new Promise((r) => setTimeout(r, 0));
+        await run.idle(Math.min(50, Math.max(1, nextHist - now)));
       }
     }
     for (const ev of run.ready()) printer.print(ev, run);
