@@ -851,3 +851,52 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "oci: a bare BPF object pushed and run by reference traces a process",
+  ignore: !!SKIP,
+  async fn() {
+    const dir = await buildGuest("examples/bootstrap");
+    await using reg = await startRegistry();
+    const ref = `${reg.host}/tools/bootstrap-object:v1`;
+    const pushed = await cli(
+      ["push", `${dir}/bootstrap.bpf.o`, ref],
+      await env(),
+    );
+    assert.equal(pushed.code, 0, pushed.stderr);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${ROOT}/mod.ts`, "--timeout", "20", ref, "--json"],
+      env: await env(),
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const stderr = new Response(child.stderr).text();
+    const marker = `oci${Math.random().toString(36).slice(2, 8)}`;
+    await Deno.symlink("/bin/true", `/tmp/${marker}`);
+    // exec the marker until the object reports it (it starts loading first)
+    let seen = false;
+    const execs = (async () => {
+      for (let i = 0; i < 100 && !seen; i++) {
+        await new Deno.Command(`/tmp/${marker}`).output();
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    let out = "";
+    for await (
+      const chunk of child.stdout.pipeThrough(new TextDecoderStream())
+    ) {
+      out += chunk;
+      if (
+        !seen && out.split("\n").some((l) => l.includes(`"comm":"${marker}"`))
+      ) {
+        seen = true;
+        child.kill("SIGTERM");
+      }
+    }
+    await child.status;
+    await execs;
+    await Deno.remove(`/tmp/${marker}`);
+    assert.ok(seen, `${out.slice(0, 500)}${await stderr}`);
+  },
+});
