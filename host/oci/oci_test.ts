@@ -47,6 +47,9 @@ Deno.test("oci: only registry-shaped arguments look like references", () => {
   assert.ok(!looksLikeReference("app.wasm"));
   assert.ok(!looksLikeReference("/abs/app.wasm"));
   assert.ok(!looksLikeReference("./x.y/app.wasm"));
+  assert.ok(!looksLikeReference("out.v2/app.wasm"));
+  assert.ok(!looksLikeReference("out.v2/app.bpf.o"));
+  assert.ok(looksLikeReference("localhost:5000/tools/app.wasm:v1"));
 });
 
 Deno.test("oci: allowImages patterns match the reference or its resolved digest", () => {

@@ -36,12 +36,13 @@ function registryLike(host: string): boolean {
 /**
  * Whether `s` has the shape of a reference with an explicit registry
  * (`host[:port]/name...`). The CLI asks this only about arguments that are
- * not files on disk.
+ * not files on disk; a name ending in `.wasm` or `.o` without a tag or
+ * digest is taken for a missing file (`dir.v2/app.wasm`), not a reference.
  */
 export function looksLikeReference(s: string): boolean {
   const slash = s.indexOf("/");
   return slash > 0 && registryLike(s.slice(0, slash)) &&
-    !s.startsWith("./") && !s.startsWith("../");
+    !/\.(wasm|o)$/.test(s);
 }
 
 /**
