@@ -24,7 +24,10 @@ import {
   INT_SIGNED,
   Kind,
 } from "../objfile/btf.ts";
-import type { ElfFile } from "../objfile/elf.ts";
+import { type ElfFile, ObjectFileError } from "../objfile/elf.ts";
+
+/** The most fields a record type's decoder is compiled from. */
+export const MAX_READER_NODES = 20_000;
 
 /** A decoded value: numbers (64-bit ones past 2^53 as bigint), strings, booleans, arrays, objects. */
 export type Value =
@@ -203,8 +206,20 @@ type Reader = (v: DataView, b: Uint8Array, off: number) => Value;
  * Compiles type `id` into a {@link Reader}: the BTF is walked once, not
  * per record. Same results as {@link decodeValue}.
  */
-export function compileReader(btf: Btf, id: number, depth = 0): Reader {
+export function compileReader(
+  btf: Btf,
+  id: number,
+  budget: { left: number } = { left: MAX_READER_NODES },
+  depth = 0,
+): Reader {
   if (depth > 32) return () => null;
+  // shared subtypes are compiled once per use: a crafted BTF (struct A of
+  // two B, B of two C, ...) would take exponential time without a cap
+  if (--budget.left < 0) {
+    throw new ObjectFileError(
+      `${btf.file}: BTF type #${id} is too complex to decode (over ${MAX_READER_NODES} fields)`,
+    );
+  }
   const t = btf.resolve(id);
   switch (t.kind) {
     case Kind.INT: {
@@ -245,7 +260,8 @@ export function compileReader(btf: Btf, id: number, depth = 0): Reader {
       const n = t.nelems!;
       if (isCharArray(btf, t)) return (_v, b, o) => cString(b, o, n);
       const es = btf.sizeOf(t.elemType!);
-      const elem = compileReader(btf, t.elemType!, depth + 1);
+      if (es === 0) return () => [];
+      const elem = compileReader(btf, t.elemType!, budget, depth + 1);
       return (v, b, o) => {
         const out: Value[] = new Array(n);
         for (let i = 0; i < n; i++) out[i] = elem(v, b, o + i * es);
@@ -263,7 +279,7 @@ export function compileReader(btf: Btf, id: number, depth = 0): Reader {
         const off = m.bitOffset / 8;
         const read: Reader = m.bitSize
           ? (v, _b, o) => bitfield(btf, m.type, v, o, m.bitOffset, m.bitSize)
-          : compileReader(btf, m.type, depth + 1);
+          : compileReader(btf, m.type, budget, depth + 1);
         return { name, off, read, inline, bits: m.bitSize !== 0 };
       });
       return (v, b, o) => {
@@ -277,7 +293,7 @@ export function compileReader(btf: Btf, id: number, depth = 0): Reader {
       };
     }
     default:
-      return (v, b, o) => decodeAt(btf, id, v, b, o, depth);
+      return (v, _b, o) => decodeLeaf(btf, id, v, o);
   }
 }
 
@@ -295,18 +311,16 @@ export function decodeValue(
   off = 0,
 ): Value {
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return decodeAt(btf, id, v, bytes, off, 0);
+  return compileReader(btf, id)(v, bytes, off);
 }
 
-function decodeAt(
+/** A leaf value (int, enum, pointer, float) of type `id`; null for others. */
+function decodeLeaf(
   btf: Btf,
   id: number,
   v: DataView,
-  bytes: Uint8Array,
   off: number,
-  depth: number,
 ): Value {
-  if (depth > 32) return null;
   const t = btf.resolve(id);
   switch (t.kind) {
     case Kind.INT: {
@@ -327,46 +341,6 @@ function decodeAt(
       return `0x${v.getBigUint64(off, true).toString(16)}`;
     case Kind.FLOAT:
       return t.size === 4 ? v.getFloat32(off, true) : v.getFloat64(off, true);
-    case Kind.ARRAY: {
-      const n = t.nelems!;
-      if (isCharArray(btf, t)) {
-        const sub = bytes.subarray(off, off + n);
-        const nul = sub.indexOf(0);
-        return UTF8.decode(nul < 0 ? sub : sub.subarray(0, nul));
-      }
-      const es = btf.sizeOf(t.elemType!);
-      const out: Value[] = [];
-      for (let i = 0; i < n; i++) {
-        out.push(decodeAt(btf, t.elemType!, v, bytes, off + i * es, depth + 1));
-      }
-      return out;
-    }
-    case Kind.STRUCT:
-    case Kind.UNION: {
-      const out: { [k: string]: Value } = {};
-      for (const m of t.members!) {
-        if (!m.name && (m.bitSize || !isStruct(btf.resolve(m.type)))) continue;
-        let val: Value;
-        if (m.bitSize) {
-          val = bitfield(btf, m.type, v, off, m.bitOffset, m.bitSize);
-        } else {
-          val = decodeAt(
-            btf,
-            m.type,
-            v,
-            bytes,
-            off + m.bitOffset / 8,
-            depth + 1,
-          );
-        }
-        if (
-          !m.name && val && typeof val === "object" && !Array.isArray(val)
-        ) {
-          Object.assign(out, val);
-        } else out[m.name || `_${Object.keys(out).length}`] = val;
-      }
-      return out;
-    }
     default:
       return null;
   }
@@ -411,10 +385,26 @@ export class RecordDecoder {
 
   /** A decoder of records of `type` (undefined: every record as hex). */
   constructor(readonly btf: Btf, type: number | undefined) {
+    let read: Reader | undefined, size = 0;
+    if (type !== undefined) {
+      try {
+        size = btf.sizeOf(type);
+        read = compileReader(btf, type);
+      } catch (e) {
+        if (!(e instanceof ObjectFileError)) throw e;
+        this.problem = e.message; // then as hex
+        type = undefined;
+        size = 0;
+      }
+    }
     this.type = type;
-    this.size = type === undefined ? 0 : btf.sizeOf(type);
+    this.size = size;
+    this.#read = read;
     this.name = type === undefined ? undefined : typeName(btf, type);
   }
+
+  /** Why a record type found was not usable (records then print as hex). */
+  readonly problem: string | undefined;
 
   /**
    * One record as a plain object; a {@link RawRecord} when there is no
@@ -424,10 +414,9 @@ export class RecordDecoder {
     if (this.type === undefined || bytes.length < this.size) {
       return rawRecord(bytes);
     }
-    this.#read ??= compileReader(this.btf, this.type);
     let v: Value;
     try {
-      v = this.#read(
+      v = this.#read!(
         new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength),
         bytes,
         0,

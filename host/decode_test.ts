@@ -328,3 +328,22 @@ Deno.test("histograms: a value struct with 'slots', printed as runqlat does", ()
     ].join("\n"),
   );
 });
+
+Deno.test("a record type of exponential fan-out (struct of two structs of two ...) is refused, records as hex", () => {
+  const b = new BtfBuilder();
+  let t = b.int("unsigned int", 4);
+  let size = 4;
+  for (let k = 0; k < 18; k++) {
+    size *= 2;
+    t = b.struct(`s${k}`, size, [["a", t, 0], ["b", t, size / 2]]);
+  }
+  const def = b.struct("", 8, [["value", b.ptr(t), 0]]);
+  b.datasec(".maps", 8, [[b.variable("rb", def), 0, 8]]);
+  const btf = new Btf("t", b.bytes());
+  const start = performance.now();
+  const d = new RecordDecoder(btf, recordType(btf, "rb"));
+  assert.ok(performance.now() - start < 500, "compiling took too long");
+  assert.equal(d.type, undefined);
+  assert.match(d.problem!, /too complex/);
+  assert.deepEqual(d.decode(new Uint8Array([1, 2])), { size: 2, hex: "0102" });
+});

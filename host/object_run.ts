@@ -124,6 +124,8 @@ export interface TypedBuffer {
   columns: string[];
   /** A table width per column. */
   widths: number[];
+  /** Why a record type found is not used (records then print as hex). */
+  problem: string | undefined;
 }
 
 /** A loaded, attached bare object; {@link close} detaches everything. */
@@ -154,6 +156,7 @@ export class ObjectRun implements Disposable {
       type: this.#decoders[i].name,
       columns: this.#decoders[i].columns(),
       widths: this.#decoders[i].widths(),
+      problem: this.#decoders[i].problem,
     }));
     this.#waiters = this.buffers.map((b) => new Waiter(b.reader.pollFd));
     for (const w of this.#waiters) obj.own(w);
@@ -484,7 +487,9 @@ export async function runObjectCommand(
     );
     for (const b of run.buffers) {
       err(
-        `buffer '${b.map}': records ${b.type ?? "as hex (no type)"}`,
+        `buffer '${b.map}': records ${
+          b.type ?? `as hex (${b.problem ?? "no record type in BTF"})`
+        }`,
       );
     }
   }
