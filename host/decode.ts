@@ -311,7 +311,18 @@ export function decodeValue(
   off = 0,
 ): Value {
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return compileReader(btf, id)(v, bytes, off);
+  return cachedReader(btf, id)(v, bytes, off);
+}
+
+const READERS = new WeakMap<Btf, Map<number, Reader>>();
+
+/** {@link compileReader}, once per BTF and type. */
+function cachedReader(btf: Btf, id: number): Reader {
+  let m = READERS.get(btf);
+  if (!m) READERS.set(btf, m = new Map());
+  let r = m.get(id);
+  if (!r) m.set(id, r = compileReader(btf, id));
+  return r;
 }
 
 /** A leaf value (int, enum, pointer, float) of type `id`; null for others. */
@@ -533,6 +544,13 @@ export function histogramSpec(
   if (a.kind !== Kind.ARRAY || !a.nelems) return undefined;
   const e = btf.resolve(a.elemType!);
   if (e.kind !== Kind.INT || (e.size !== 4 && e.size !== 8)) return undefined;
+  try {
+    if (types.key) cachedReader(btf, types.key);
+    cachedReader(btf, types.value);
+  } catch (err) {
+    if (err instanceof ObjectFileError) return undefined; // too complex
+    throw err;
+  }
   return {
     map: name,
     keyType: types.key,
