@@ -206,6 +206,22 @@ export class RingBufReader implements BufferReader {
   }
 
   consume(handler: RecordHandler, accept?: (size: number) => boolean): number {
+    return this.consumeAt(
+      (ring, off, len) => handler(ring.subarray(off, off + len), len),
+      accept,
+    );
+  }
+
+  /**
+   * As {@link consume}, but each record is handed over as its place in the
+   * ring's mapping (`ring[off, off + len)`, contiguous: the data is mapped
+   * twice) instead of a new view per record: the host's per-record path.
+   * `ring` is valid only during the call.
+   */
+  consumeAt(
+    handler: (ring: Uint8Array, off: number, len: number) => number,
+    accept?: (size: number) => boolean,
+  ): number {
     if (!this.#consumer) {
       throw new BpfError(`ring buffer '${this.map.name}' is closed`, 9);
     }
@@ -232,7 +248,7 @@ export class RingBufReader implements BufferReader {
           }
           if (accept && !accept(len)) return count;
           cons = next; // delivered once, even if the handler throws
-          const r = handler(data.subarray(off + 8, off + 8 + len), len);
+          const r = handler(data, off + 8, len);
           count++;
           if (r !== 0) return r;
         }

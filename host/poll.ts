@@ -139,8 +139,9 @@ export function poll(
   let closed = false;
   r.busy = true;
   e.polling++;
+  const dst = data >>> 0;
   try {
-    const res = r.reader.consume((rec, size) => {
+    const deliver = (src: Uint8Array, from: number, size: number) => {
       const sig = s.interrupted();
       if (sig) {
         // stop delivering; the rest stays in the buffer
@@ -150,7 +151,13 @@ export function poll(
       const n = Math.min(size, max);
       // memory may have grown in the previous callback: a fresh view (it
       // never shrinks, so the bounds checked above still hold)
-      mem.bytes.set(n === size ? rec : rec.subarray(0, n), data >>> 0);
+      const to = mem.bytes;
+      if (n <= 64) {
+        // small records: a loop beats making a view to copy from
+        for (let i = 0; i < n; i++) to[dst + i] = src[from + i];
+      } else {
+        to.set(src.subarray(from, from + n), dst);
+      }
       let ret: number;
       try {
         ret = fn(ctx, data, n) | 0;
@@ -164,7 +171,12 @@ export function poll(
         return 1;
       }
       return ret;
-    });
+    };
+    // a ring buffer hands over each record's place in its mapping (no
+    // view per record); other readers a view
+    const res = r.reader instanceof RingBufReader
+      ? r.reader.consumeAt(deliver)
+      : r.reader.consume((rec, size) => deliver(rec, 0, size));
     return closed ? delivered : res;
   } finally {
     r.busy = false;
