@@ -80,6 +80,33 @@ export {
   type GuestStatus,
   type GuestStatusKind,
 } from "./host/status.ts";
+export {
+  formatHistogram,
+  type Histogram,
+  type HistogramSpec,
+  ObjectRun,
+  type ObjectRunOptions,
+  type RawRecord,
+  runObject,
+  SetError,
+  type TypedBuffer,
+  type TypedEvent,
+  type Value,
+} from "./host/object_run.ts";
+// guests from an OCI registry: pull(ref) -> { bytes, digest, mediaType }, push
+export {
+  ContentError,
+  type Credentials,
+  InvalidReference,
+  MediaType,
+  pull,
+  type Pulled,
+  push,
+  type Pushed,
+  type Reference,
+  RegistryError,
+  type RegistryOptions,
+} from "./host/oci/mod.ts";
 export { main } from "./host/cli.ts";
 
 if (import.meta.main) {

@@ -21,6 +21,10 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } rb SEC(".maps");
 
+/* names the ring buffer's record type in BTF, for runs of the bare object
+ * (mod.ts bootstrap.bpf.o, ecli): the convention of host/decode.ts */
+const struct event *unused __attribute__((unused));
+
 /* set by user space before load: only report exits of processes that lived
  * at least this long (and then no exec events) */
 const volatile unsigned long long min_duration_ns = 0;
