@@ -217,6 +217,8 @@ export async function buildDir(srcDir: string): Promise<string[]> {
       if (
         !fresh(wasm, [
           `${abs}/${src}`,
+          // a source may include a sibling source (bench/guests/ringbuf)
+          ...guestSources.map((g) => `${abs}/${g}`),
           ...headers,
           ...skels,
           `${SDK_C}/libbpf-wasm.h`,
@@ -238,6 +240,9 @@ export async function buildDir(srcDir: string): Promise<string[]> {
           // wasi-libc's DWARF is dead weight in a guest (names stay)
           "-Wl,--strip-debug",
           "-Wl,-z,stack-size=65536",
+          // this repo's examples poll through this host's batch import
+          // (wasm-sdk/c/README.md); other guests keep the portable default
+          ...(rel.startsWith("examples/") ? ["-DLIBBPF_WASM_BATCH"] : []),
           `${abs}/${src}`,
           "-o",
           wasm,

@@ -34,6 +34,12 @@
 #endif
 /* END GENERATED (update flags) */
 
+/* Bytes of records bpf_buffer__poll_batch fetches per host call (at least
+ * one record of max_record_size). */
+#ifndef LIBBPF_WASM_BATCH_BYTES
+#define LIBBPF_WASM_BATCH_BYTES (256 * 1024)
+#endif
+
 /* Default size of the record buffer of bpf_buffer__open. */
 #ifndef BPF_BUFFER_DEFAULT_MAX_RECORD
 #define BPF_BUFFER_DEFAULT_MAX_RECORD (64 * 1024)
@@ -509,9 +515,9 @@ static inline int bpf_buffer__poll_batch(struct bpf_buffer *b, int timeout_ms)
 	if (!b)
 		return libbpf_wasm_err(-EINVAL);
 	if (!b->batch) {
-		b->batch_size = b->max_size + 8 > 65536 ?
+		b->batch_size = b->max_size + 8 > LIBBPF_WASM_BATCH_BYTES ?
 					((b->max_size + 15) & ~(size_t)7) :
-					65536;
+					LIBBPF_WASM_BATCH_BYTES;
 		b->batch = (unsigned char *)malloc(b->batch_size);
 		if (!b->batch)
 			return libbpf_wasm_err(-ENOMEM);
