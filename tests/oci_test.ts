@@ -94,7 +94,9 @@ ${auth}`,
   let up = false;
   for (let i = 0; i < 100 && !up; i++) {
     try {
-      const res = await fetch(`http://${hostname}:${port}/v2/`);
+      const res = await fetch(`http://${hostname}:${port}/v2/`, {
+        client: HTTP,
+      });
       await res.body?.cancel();
       up = res.status === 200 || res.status === 401;
     } catch {
@@ -128,8 +130,11 @@ ${auth}`,
 
 // every cache and docker config of this file, removed when it ends
 const TEMP = Deno.makeTempDirSync({ prefix: "wasm-bpf-oci-test-" });
+// this file's own requests keep no idle connection (the library's close theirs)
+const HTTP = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
 globalThis.addEventListener("unload", () => {
   Deno.removeSync(TEMP, { recursive: true });
+  HTTP.close();
 });
 
 /** A temporary wasm-bpf cache and docker config, as the CLI's environment. */
@@ -267,6 +272,7 @@ function oneLine(s: string): string {
 async function putBlob(host: string, repo: string, bytes: Uint8Array) {
   const digest = await sha256(bytes);
   const start = await fetch(`http://${host}/v2/${repo}/blobs/uploads/`, {
+    client: HTTP,
     method: "POST",
   });
   await start.body?.cancel();
@@ -274,6 +280,7 @@ async function putBlob(host: string, repo: string, bytes: Uint8Array) {
   const url = new URL(start.headers.get("location")!, `http://${host}`);
   url.searchParams.set("digest", digest);
   const put = await fetch(url, {
+    client: HTTP,
     method: "PUT",
     headers: { "content-type": "application/octet-stream" },
     body: bytes as BodyInit,
@@ -291,6 +298,7 @@ async function putManifest(
   mediaType: string = MediaType.MANIFEST,
 ) {
   const res = await fetch(`http://${host}/v2/${repo}/manifests/${tag}`, {
+    client: HTTP,
     method: "PUT",
     headers: { "content-type": mediaType },
     body: JSON.stringify(manifest),
@@ -327,6 +335,13 @@ Deno.test({
     const byDigest = await withEnv(vars, () => pull(pinned));
     assert.deepEqual(byDigest.bytes, wasm);
     assert.equal(byDigest.fromCache, true);
+    // no connection outlives a pull (an embedder's process keeps no idle
+    // socket to the registry)
+    const fds = () => [...Deno.readDirSync("/proc/self/fd")].length;
+    const before = fds();
+    await withEnv(await env(), () => pull(ref));
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(fds(), before);
 
     // the CLI's pull -o
     const out = `${vars.XDG_CACHE_HOME}/pulled.wasm`;
@@ -684,7 +699,9 @@ Deno.test({
     assert.equal(plain.code, 1);
     assert.match(oneLine(plain.stderr), /needs --insecure/);
     // nothing reached the registry over plain HTTP
-    const tags = await fetch(`http://${reg.host}/v2/tools/contain/tags/list`);
+    const tags = await fetch(`http://${reg.host}/v2/tools/contain/tags/list`, {
+      client: HTTP,
+    });
     assert.equal(tags.status, 404);
     await tags.body?.cancel();
     const insecure = await cli(["push", "--insecure", file, ref], await env());

@@ -32,6 +32,11 @@ export interface RegistryOptions {
   credentials?: Credentials;
   /** Allow plain HTTP to registries other than localhost (default false). */
   insecure?: boolean;
+  /**
+   * The HTTP client to use (kept open). Default: one of the call's own,
+   * closed when it ends, so no idle connection outlives a pull or push.
+   */
+  httpClient?: Deno.HttpClient;
 }
 
 /** Whether plain HTTP is allowed to `host` without `insecure`. */
@@ -122,6 +127,7 @@ export class RegistryClient {
   #credentialsLoaded = false;
   #options: RegistryOptions;
   #authorization: string | undefined;
+  #http: Deno.HttpClient | undefined;
 
   /** A client for `registry`; throws when plain HTTP would be needed but is not allowed. */
   constructor(registry: string, options: RegistryOptions = {}) {
@@ -143,9 +149,25 @@ export class RegistryClient {
     return this.#credentials;
   }
 
+  /** The HTTP client requests go through. */
+  #client(): Deno.HttpClient {
+    return this.#options.httpClient ??
+      (this.#http ??= Deno.createHttpClient({}));
+  }
+
+  /** Closes the client's own connections (not a given `httpClient`). */
+  close(): void {
+    this.#http?.close();
+    this.#http = undefined;
+  }
+
   async #fetch(url: string, init: RequestInit): Promise<Response> {
     try {
-      return await fetch(url, { ...init, redirect: "follow" });
+      return await fetch(url, {
+        ...init,
+        redirect: "follow",
+        client: this.#client(),
+      });
     } catch (e) {
       throw new RegistryError(
         `registry ${this.registry} cannot be reached (${
@@ -257,7 +279,7 @@ export class RegistryClient {
     }
     let res: Response;
     try {
-      res = await fetch(realm, { headers });
+      res = await fetch(realm, { headers, client: this.#client() });
     } catch (e) {
       throw new RegistryError(
         `the token service ${realm.origin} of registry ${this.registry} cannot be reached (${

@@ -327,9 +327,22 @@ export async function resolve(
   options: RegistryOptions = {},
 ): Promise<Resolved> {
   const r = parseReference(ref);
-  const refText = formatReference(r);
   let c: RegistryClient | undefined;
-  const client = () => c ??= new RegistryClient(r.registry, options);
+  try {
+    return await resolveWith(
+      r,
+      () => c ??= new RegistryClient(r.registry, options),
+    );
+  } finally {
+    c?.close();
+  }
+}
+
+async function resolveWith(
+  r: Reference,
+  client: () => RegistryClient,
+): Promise<Resolved> {
+  const refText = formatReference(r);
   let digest: string;
   let manifestBytes: Uint8Array;
   let fromCache = false;
@@ -522,15 +535,20 @@ export async function push(
   }));
   const digest = await sha256(manifest);
   const c = new RegistryClient(r.registry, options);
-  await uploadBlob(c, r, config, configDigest, refText);
-  await uploadBlob(c, r, bytes, layerDigest, refText);
-  const res = await c.request(`/v2/${r.repository}/manifests/${r.tag}`, {
-    method: "PUT",
-    headers: { "content-type": MediaType.MANIFEST },
-    body: manifest as BodyInit,
-  });
-  if (res.status !== 201) throw await httpError(res, refText, "the manifest");
-  await res.body?.cancel();
+  let res: Response;
+  try {
+    await uploadBlob(c, r, config, configDigest, refText);
+    await uploadBlob(c, r, bytes, layerDigest, refText);
+    res = await c.request(`/v2/${r.repository}/manifests/${r.tag}`, {
+      method: "PUT",
+      headers: { "content-type": MediaType.MANIFEST },
+      body: manifest as BodyInit,
+    });
+    if (res.status !== 201) throw await httpError(res, refText, "the manifest");
+    await res.body?.cancel();
+  } finally {
+    c.close();
+  }
   const said = res.headers.get("docker-content-digest");
   if (said && said !== digest) {
     throw new ContentError(
