@@ -18,6 +18,7 @@ import { compileGuest, preflight, startGuest } from "./runner.ts";
 import { type GuestProcess, spawn } from "./spawn.ts";
 import { ExitCode, failed, type GuestStatus } from "./status.ts";
 import type { ChildConfig, PreopenSpec } from "./protocol.ts";
+import { REGISTRY_USAGE, type RegistryFlags } from "./oci/usage.ts";
 import { isObjectFile, OBJECT_USAGE, runObjectCommand } from "./object_run.ts";
 
 const USAGE =
@@ -80,6 +81,8 @@ Options (before app.wasm; everything after it goes to the guest):
                               opened)
 
 ${OBJECT_USAGE}
+${REGISTRY_USAGE}
+
 Least Deno permissions: --allow-ffi (libbpf, libc) --allow-read (the .wasm
 file) --allow-env (optional: WASM_BPF_LIBBPF / WASM_BPF_LIBC overrides).
 `;
@@ -113,6 +116,8 @@ export interface Parsed {
   imports?: string;
   /** Everything after the `.wasm` path. */
   guestArgs: string[];
+  /** `--username`, `--password-stdin`, `--insecure`, `--require-digest`. */
+  registry?: RegistryFlags;
 }
 
 const WITH_VALUE = new Set([
@@ -130,6 +135,7 @@ const WITH_VALUE = new Set([
   "--max-memory",
   "--policy",
   "--imports",
+  "--username",
 ]);
 
 /** The flags that take no value (`--flag=x` is refused). */
@@ -140,6 +146,9 @@ const WITHOUT_VALUE = new Set([
   "--read-only-maps",
   "--allow-map-writes",
   "--restricted",
+  "--password-stdin",
+  "--insecure",
+  "--require-digest",
 ]);
 
 /**
@@ -308,6 +317,18 @@ export function parseCommandLine(args: string[]): Parsed {
         }
         p.audit = value;
         break;
+      case "--username":
+        (p.registry ??= {}).username = value;
+        break;
+      case "--password-stdin":
+        (p.registry ??= {}).passwordStdin = true;
+        break;
+      case "--insecure":
+        (p.registry ??= {}).insecure = true;
+        break;
+      case "--require-digest":
+        (p.registry ??= {}).requireDigest = true;
+        break;
       default:
         throw new UsageError(`unknown option '${args[i]}'`);
     }
@@ -317,6 +338,9 @@ export function parseCommandLine(args: string[]): Parsed {
 
 /** Runs the CLI with `args` (without the script name); resolves to the exit status. */
 export async function main(args: string[]): Promise<number> {
+  if (args[0] === "push" || args[0] === "pull") {
+    return await (await import("./oci/cli.ts")).main(args);
+  }
   if (args[0] === "gen") {
     const gen = await import("../wasm-sdk/gen/cli.ts");
     return await gen.main(args.slice(1));
@@ -389,6 +413,24 @@ export async function main(args: string[]): Promise<number> {
     audit = (e) => f.writeSync(enc.encode(JSON.stringify(e) + "\n"));
   }
   try {
+    // a reference where app.wasm is expected (a path that exists is a file)
+    if (!(await Deno.stat(p.wasm).then(() => true, () => false))) {
+      const { runTarget } = await import("./oci/cli.ts");
+      const image = await runTarget(p.wasm, p.registry, policy.allowImages);
+      if (typeof image === "string") {
+        console.error(`wasm-bpf: ${image}`);
+        return ExitCode.ERROR;
+      }
+      if (image) {
+        audit?.({
+          time: new Date().toISOString(),
+          event: "image",
+          ref: image.ref,
+          digest: image.digest,
+        });
+        p.wasm = image.path;
+      }
+    }
     if (await isObjectFile(p.wasm)) {
       return await runObjectCommand(p.wasm, p.guestArgs, {
         policy,

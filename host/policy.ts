@@ -108,6 +108,13 @@ export interface Policy {
    * CLI; `WasmBpfHost` ignores it.
    */
   timeoutMs?: number;
+  /**
+   * OCI references a guest may be run from (CLI, `run()`): glob patterns
+   * where `*` matches any run of characters, e.g.
+   * `"localhost:5000/tools/*@sha256:*"` (digests only). Absent: any
+   * reference; empty: none. Files on disk are not affected.
+   */
+  allowImages?: string[];
 }
 
 /** A request the policy denies; the import fails with -EPERM. */
@@ -576,6 +583,7 @@ export function parsePolicy(text: string, source = "policy"): Policy {
     "binaries",
     "helpers",
     "pinDirs",
+    "allowImages",
   ] as const;
   const numbers = [
     "maxObjects",

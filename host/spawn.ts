@@ -341,11 +341,28 @@ export function spawn(
   return handle;
 }
 
-/** Runs the guest to its end in a process of its own: {@link spawn} plus its status. */
+/**
+ * Runs the guest to its end in a process of its own: {@link spawn} plus its
+ * status. `wasm` may also be an OCI reference (`host[:port]/repo:tag` or
+ * `...@sha256:...`, not a path on disk): pulled and verified first (see
+ * `pull`), checked against the policy's `allowImages`, its digest sent to
+ * `audit` as `{ event: "image", ref, digest }`.
+ */
 export async function run(
   wasm: string | URL | Uint8Array,
   options: SpawnOptions = {},
 ): Promise<GuestStatus> {
+  if (typeof wasm === "string") {
+    // an OCI reference (a path that exists is a file): pulled, verified
+    const { resolveGuest } = await import("./oci/guest.ts");
+    const image = await resolveGuest(
+      wasm,
+      options.policy?.allowImages,
+      options.audit,
+    );
+    if (typeof image === "string") return failed(image);
+    if (image) wasm = image;
+  }
   let guest: GuestProcess;
   try {
     guest = spawn(wasm, options);
