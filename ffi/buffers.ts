@@ -146,6 +146,8 @@ export class RingBufReader implements BufferReader {
   #producer: BigUint64Array | null;
   #data: Uint8Array | null;
   #dataView: DataView | null;
+  /** The data as native-endian words (record headers are 8-aligned). */
+  #words: Uint32Array | null;
   readonly #mask: number;
   readonly #page: number;
   readonly #size: number;
@@ -187,6 +189,7 @@ export class RingBufReader implements BufferReader {
     );
     this.#data = new Uint8Array(data);
     this.#dataView = new DataView(data);
+    this.#words = new Uint32Array(data);
   }
 
   get pollFd(): number {
@@ -227,7 +230,7 @@ export class RingBufReader implements BufferReader {
     }
     const consumer = this.#consumer;
     const producer = this.#producer!;
-    const dv = this.#dataView!;
+    const words = this.#words!;
     const data = this.#data!;
     const mask = this.#mask;
     let cons = Number(consumer[0]);
@@ -238,7 +241,7 @@ export class RingBufReader implements BufferReader {
         if (cons >= prod) break;
         while (cons < prod) {
           const off = cons & mask;
-          const hdr = dv.getUint32(off, true);
+          const hdr = words[off >>> 2];
           if (hdr & BUSY) return count;
           const len = hdr & ~(BUSY | DISCARD);
           const next = cons + ((len + 8 + 7) & ~7);
@@ -275,7 +278,7 @@ export class RingBufReader implements BufferReader {
       throw new BpfError("batch buffer smaller than 16 bytes", 22);
     }
     const consumer = this.#consumer;
-    const dv = this.#dataView!;
+    const words = this.#words!;
     const data = this.#data!;
     const mask = this.#mask;
     const start = Number(consumer[0]);
@@ -300,7 +303,7 @@ export class RingBufReader implements BufferReader {
         }
       };
       while (cons < prod) {
-        const hdr = dv.getUint32(cons & mask, true);
+        const hdr = words[(cons & mask) >>> 2];
         if (hdr & BUSY) break;
         const len = hdr & ~(BUSY | DISCARD);
         const total = (len + 15) & ~7;
@@ -343,6 +346,7 @@ export class RingBufReader implements BufferReader {
     this.#consumer = this.#producer = null;
     this.#data = null;
     this.#dataView = null;
+    this.#words = null;
     c().munmap(this.#consumerPtr, this.#page);
     c().munmap(this.#producerPtr!, this.#page + 2 * this.#size);
     this.#consumerPtr = this.#producerPtr = null;
