@@ -300,6 +300,7 @@ const WATCHDOG_SYMBOLS = {
     result: "i32",
   },
   wasm_bpf_watchdog_reason: { parameters: [], result: "i32" },
+  wasm_bpf_watchdog_reason_word: { parameters: [], result: "pointer" },
   wasm_bpf_watchdog_done: { parameters: [], result: "void" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
@@ -328,7 +329,7 @@ export function watchdog(): Watchdog | null {
     if (path && path !== "off") {
       try {
         const lib = Deno.dlopen(path, WATCHDOG_SYMBOLS).symbols;
-        if (lib.wasm_bpf_watchdog_version() === 1) watchdogLib = lib;
+        if (lib.wasm_bpf_watchdog_version() === 2) watchdogLib = lib;
       } catch { /* absent or not built: a Worker it is */ }
     }
   }

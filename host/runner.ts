@@ -207,8 +207,12 @@ function startHere(
     wake.close();
     return startInWorker(module, config, hooks);
   }
+  // read between records: a view of the watchdog's word, no call
+  const word = new Deno.UnsafePointerView(
+    wd.wasm_bpf_watchdog_reason_word()!,
+  );
   const reason = (): keyof typeof SIGNO | undefined => {
-    const r = wd.wasm_bpf_watchdog_reason();
+    const r = word.getInt32();
     return r ? (REASONS[r] as keyof typeof SIGNO ?? "SIGTERM") : undefined;
   };
   let reported = false;
