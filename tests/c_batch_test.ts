@@ -23,3 +23,18 @@ Deno.test("C SDK batch polling: all records, in order, none lost after a stop", 
   assert.match(res.stdout, /got=500 out_of_order=0 stops=1 fewer_calls=1/);
   await assertNoBpfLeaks(before);
 });
+
+Deno.test("SDK guests are portable by default; LIBBPF_WASM_BATCH builds name the extension they need", async () => {
+  const modules = async (dir: string, file: string) => {
+    const wasm = `${await buildGuest(dir)}/${file}`;
+    const m = new WebAssembly.Module(await Deno.readFile(wasm));
+    return new Set(WebAssembly.Module.imports(m).map((i) => i.module));
+  };
+  // a default build (tests/guests/gen-api uses bpf_buffer__open/__poll)
+  const plain = await modules("tests/guests/gen-api", "gen_api.wasm");
+  assert.deepEqual([...plain].sort(), ["wasi_snapshot_preview1", "wasm_bpf"]);
+  // the examples are built with the batch macro: the import says so, and a
+  // host without it refuses the guest at instantiation, never silently
+  const batch = await modules("examples/bootstrap", "bootstrap.wasm");
+  assert(batch.has("wasm_bpf_ext"), [...batch].join(", "));
+});
