@@ -33,20 +33,8 @@ apt_install() {
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
 
-add_backports() {
-  if grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-    return 0
-  fi
-  log "adding the bookworm-backports suite to apt"
-  cat >/etc/apt/sources.list.d/bookworm-backports.sources <<'SRC'
-Types: deb
-URIs: http://deb.debian.org/debian
-Suites: bookworm-backports
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SRC
-  apt-get update -qq >&2
-}
+# shellcheck source=apt-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt-lib.sh"
 
 install_apt() {
   apt_install rustc libstd-rust-dev-wasm32 wabt

@@ -48,20 +48,8 @@ install_apt() {
 LIBBPF_MIN=1.4
 SKIPPED_APT=
 
-add_backports() {
-  if grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-    return 0
-  fi
-  log "adding the bookworm-backports suite to apt"
-  cat >/etc/apt/sources.list.d/bookworm-backports.sources <<'SRC'
-Types: deb
-URIs: http://deb.debian.org/debian
-Suites: bookworm-backports
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SRC
-  apt-get update -qq >&2
-}
+# shellcheck source=apt-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt-lib.sh"
 
 # The installed libbpf1 version without the epoch ("1.4.6-1~bpo12+1"), or "".
 libbpf_version() {
