@@ -19,12 +19,14 @@ import { GenError } from "../wasm-sdk/gen/errors.ts";
 import { ObjectFileError } from "../objfile/elf.ts";
 import { generateSkeleton, skeletonName } from "../wasm-sdk/gen/skeleton.ts";
 import { generateTypes } from "../wasm-sdk/gen/types.ts";
+import { compileHeader } from "../wasm-sdk/gen/header.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const SDK_C = `${ROOT}/wasm-sdk/c`;
 const GEN = `${ROOT}/wasm-sdk/gen`;
 const GEN_SOURCES = [
   "ctypes.ts",
+  "header.ts",
   "skeleton.ts",
   "types.ts",
 ].map((f) => `${GEN}/${f}`).concat(
@@ -174,19 +176,35 @@ export async function buildDir(srcDir: string): Promise<string[]> {
         await exec(["llvm-strip", "-g", obj], `stripping ${rel}/${src}`);
       }
       const types = `${outDir}/${base.replace(/\.bpf$/, "")}.wasm.h`;
+      // NAME.h next to NAME.bpf.c: its types go into NAME.wasm.h too, even
+      // those the object's BTF lacks (upstream's `ecc NAME.h --header-only`)
+      const userHeader = `${abs}/${base.replace(/\.bpf$/, "")}.h`;
+      const hasHeader = headers.includes(userHeader);
       for (
-        const [out, gen] of [
+        const [out, gen, extra] of [
           [
             skel,
-            (b: Uint8Array) => generateSkeleton(skeletonName(obj), b, obj),
+            (b: Uint8Array) =>
+              Promise.resolve(generateSkeleton(skeletonName(obj), b, obj)),
+            [],
           ],
-          [types, (b: Uint8Array) => generateTypes(b, { file: obj })],
+          [
+            types,
+            async (b: Uint8Array) =>
+              generateTypes(b, {
+                file: obj,
+                header: hasHeader
+                  ? { file: userHeader, bytes: await compileHeader(userHeader) }
+                  : undefined,
+              }),
+            hasHeader ? [userHeader] : [],
+          ],
         ] as const
       ) {
-        if (fresh(out, [obj, ...GEN_SOURCES])) continue;
+        if (fresh(out, [obj, ...GEN_SOURCES, ...extra])) continue;
         let text: string;
         try {
-          text = gen(Deno.readFileSync(obj));
+          text = await gen(Deno.readFileSync(obj));
         } catch (e) {
           if (e instanceof GenError || e instanceof ObjectFileError) {
             throw new BuildError(`generating ${out}: ${e.message}`);

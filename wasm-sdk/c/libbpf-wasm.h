@@ -56,6 +56,7 @@ struct bpf_program {
 	struct bpf_object_skeleton *obj;
 	uint32_t sh_name_field;    /* offset of the section's sh_name in the ELF copy */
 	uint32_t sh_name;          /* sh_name with autoload on ("?name" + 1) */
+	char attach_target_copy[128]; /* bpf_set_prog_attach_target's copy */
 };
 
 /* A map of a skeleton (`skel->maps.NAME`); internal maps are named by
@@ -285,6 +286,24 @@ static inline int bpf_program__set_attach_target(struct bpf_program *prog,
 		return libbpf_wasm_err(-EOPNOTSUPP);
 	prog->attach_target = attach_func_name;
 	return 0;
+}
+
+/* Upstream wasm-bpf's name for setting the attach target (an interface,
+ * a cgroup path...), before NAME__attach. A target shorter than 128 bytes
+ * is copied; a longer one is used in place (never cut: a cut cgroup path
+ * could name a parent cgroup), so it must then outlive the attach. */
+static inline void bpf_set_prog_attach_target(struct bpf_program *prog,
+					      const char *attach_target)
+{
+	if (!prog)
+		return;
+	if (attach_target &&
+	    strlen(attach_target) < sizeof(prog->attach_target_copy)) {
+		strcpy(prog->attach_target_copy, attach_target);
+		prog->attach_target = prog->attach_target_copy;
+	} else {
+		prog->attach_target = attach_target;
+	}
 }
 
 /* Attaches one program of a loaded object (its target, or by section). */

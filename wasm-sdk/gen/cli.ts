@@ -2,7 +2,7 @@
  * The `gen` command line:
  *
  *   gen skeleton OBJ [--name N]       NAME.skel.h to stdout
- *   gen types OBJ [--type T]...       NAME.wasm.h to stdout
+ *   gen types [OBJ] [--header H] [--type T]...  NAME.wasm.h to stdout
  *
  * `main` returns the exit status; errors are one line on stderr. Runnable
  * directly: `deno run --allow-read wasm-sdk/gen/cli.ts skeleton x.bpf.o`.
@@ -14,12 +14,14 @@ import { GenError } from "./errors.ts";
 import { ObjectFileError } from "../../objfile/elf.ts";
 import { generateSkeleton, skeletonName } from "./skeleton.ts";
 import { generateTypes } from "./types.ts";
+import { compileHeader } from "./header.ts";
 
 const USAGE = `usage: gen <command> [options]
 
 commands:
   skeleton OBJ [--name N]     print the C skeleton header (NAME.skel.h) of a BPF object
-  types OBJ [--type T]...     print the wasm32 C types header (NAME.wasm.h) of a BPF object
+  types [OBJ] [--header H]    print the wasm32 C types header (NAME.wasm.h) of a BPF object
+                              and/or of a C header
 
 Run 'gen <command> --help' for the options of a command.`;
 
@@ -33,12 +35,15 @@ sections, and N__open/__load/__attach/__destroy over libbpf-wasm.h.
               foo.bpf.o -> foo_bpf)
   -h, --help  show this help`;
 
-const TYPES_USAGE = `usage: gen types OBJ [--type T]...
+const TYPES_USAGE = `usage: gen types [OBJ] [--header H] [--type T]...
 
 Prints C definitions of the structs, unions and enums of the BPF object OBJ
 with layouts identical on wasm32 and the BPF side (pointers and long become
 64-bit integers, padding is explicit, sizes and offsets are _Static_assert-ed).
 
+  --header H  also emit every struct, union, enum and typedef the C header
+              H defines (compiled with clang -target bpf -g), preferred
+              over OBJ's types of the same name; OBJ may then be left out
   --type T    emit type T (struct, union, enum or typedef name) and what it
               contains; repeatable. Default: the key/value types of every
               map and the types of the global variables (through one pointer)
@@ -121,25 +126,30 @@ export async function main(args: string[]): Promise<number> {
     if (cmd === "types") {
       const { values, positionals } = parse(rest, {
         type: { type: "string", multiple: true },
+        header: { type: "string" },
         help: { type: "boolean", short: "h" },
       });
       if (values.help) {
         console.log(TYPES_USAGE);
         return 0;
       }
-      if (positionals.length !== 1) {
+      const header = values.header as string | undefined;
+      if (positionals.length > 1 || (!header && positionals.length === 0)) {
         throw new UsageError(
           positionals.length === 0
             ? "gen types: missing the object file (see gen types --help)"
             : "gen types: expected one object file",
         );
       }
-      const obj = positionals[0];
-      const bytes = await readObject(obj);
+      const obj = positionals[0] as string | undefined;
+      const bytes = obj === undefined ? null : await readObject(obj);
       await write(
         generateTypes(bytes, {
           file: obj,
           types: values.type as string[] | undefined,
+          header: header === undefined
+            ? undefined
+            : { file: header, bytes: await compileHeader(header) },
         }),
       );
       return 0;

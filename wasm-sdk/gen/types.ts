@@ -25,6 +25,11 @@ export interface TypesOptions {
   types?: string[];
   /** Name used in messages and the header guard (default "object"). */
   file?: string;
+  /**
+   * The object compiled from the user's header (see header.ts): its named
+   * types come first and win over the program object's same-named types.
+   */
+  header?: { file: string; bytes: Uint8Array };
 }
 
 const isDataSection = (name: string) => /^\.(rodata|data|bss)(\.|$)/.test(name);
@@ -93,43 +98,69 @@ export function findNamedType(btf: Btf, name: string): BtfType {
   throw new GenError(`unknown type '${name}' in ${btf.file}`);
 }
 
-/** Generates the types header for the object `bytes`. */
+/**
+ * Generates the types header for the object `bytes` (null: for
+ * `options.header` alone).
+ */
 export function generateTypes(
-  bytes: Uint8Array,
+  bytes: Uint8Array | null,
   options: TypesOptions = {},
 ): string {
-  const file = options.file ?? "object";
-  const elf = new ElfFile(file, bytes);
-  const btf = Btf.fromElf(elf);
-  const roots = options.types && options.types.length > 0
-    ? options.types.map((n) => findNamedType(btf, n).id)
-    : defaultTypeRoots(btf);
+  const file = options.file ?? options.header?.file ?? "object";
+  const sources: { btf: Btf; roots: number[] }[] = [];
+  if (options.header) {
+    const btf = Btf.fromElf(
+      new ElfFile(options.header.file, options.header.bytes),
+    );
+    sources.push({ btf, roots: defaultTypeRoots(btf) });
+  }
+  if (bytes) {
+    const btf = Btf.fromElf(new ElfFile(file, bytes));
+    const roots = options.types && options.types.length > 0 && !options.header
+      ? options.types.map((n) => findNamedType(btf, n).id)
+      : defaultTypeRoots(btf);
+    sources.push({ btf, roots });
+  }
+  if (options.header && options.types && options.types.length > 0) {
+    // --type with a header: look each name up in the header first
+    const wanted = options.types;
+    for (const s of sources) s.roots = [];
+    for (const n of wanted) {
+      const s = sources.find((s) =>
+        s.btf.named(n).some((t) => t.kind !== Kind.FWD)
+      ) ?? sources[0];
+      s.roots.push(findNamedType(s.btf, n).id);
+    }
+  }
 
   // depth-first, dependencies before dependents; one definition per name
-  const c = new CTypes(btf, false);
-  const done = new Set<number>();
+  // (the header's first)
   const names = new Set<string>();
-  const onPath = new Set<number>();
   const out: string[] = [];
-  const visit = (id: number) => {
-    if (done.has(id)) return;
-    const t = btf.get(id);
-    const key = `${t.kind === Kind.TYPEDEF ? "typedef" : "tag"} ${t.name}`;
-    if (names.has(key)) return;
-    if (onPath.has(id)) {
-      throw new GenError(`${file}: ${t.name} contains itself by value`);
-    }
-    onPath.add(id);
-    c.deps.clear();
-    const text = c.define(id);
-    const deps = [...c.deps].filter((d) => d !== id);
-    for (const d of deps) visit(d);
-    onPath.delete(id);
-    done.add(id);
-    names.add(key);
-    out.push(text);
-  };
-  for (const r of roots) visit(r);
+  for (const { btf, roots } of sources) {
+    const c = new CTypes(btf, false);
+    const done = new Set<number>();
+    const onPath = new Set<number>();
+    const visit = (id: number) => {
+      if (done.has(id)) return;
+      const t = btf.get(id);
+      const key = `${t.kind === Kind.TYPEDEF ? "typedef" : "tag"} ${t.name}`;
+      if (names.has(key)) return;
+      if (onPath.has(id)) {
+        throw new GenError(`${file}: ${t.name} contains itself by value`);
+      }
+      onPath.add(id);
+      c.deps.clear();
+      const text = c.define(id);
+      const deps = [...c.deps].filter((d) => d !== id);
+      for (const d of deps) visit(d);
+      onPath.delete(id);
+      done.add(id);
+      names.add(key);
+      out.push(text);
+    };
+    for (const r of roots) visit(r);
+  }
 
   const base = file.replace(/^.*\//, "");
   const guard = `${base.replace(/[^A-Za-z0-9]+/g, "_").toUpperCase()}_WASM_H`;

@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: GPL-2.0
+/* bootstrap: process exec and exit events through a ring buffer
+ * (after libbpf-bootstrap's bootstrap example). */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "bootstrap.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, pid_t);
+	__type(value, u64);
+} exec_start SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} rb SEC(".maps");
+
+/* unlike examples/bootstrap, no global names struct event: it is only used
+ * through local pointers, so it is not in this object's BTF, and
+ * bootstrap.wasm.h gets it from bootstrap.h */
+
+/* set by user space before load: only report exits of processes that lived
+ * at least this long (and then no exec events) */
+const volatile unsigned long long min_duration_ns = 0;
+
+SEC("tp/sched/sched_process_exec")
+int handle_exec(struct trace_event_raw_sched_process_exec *ctx)
+{
+	struct task_struct *task;
+	unsigned fname_off;
+	struct event *e;
+	pid_t pid;
+	u64 ts;
+
+	/* remember the time exec() ran for this process */
+	pid = bpf_get_current_pid_tgid() >> 32;
+	ts = bpf_ktime_get_ns();
+	bpf_map_update_elem(&exec_start, &pid, &ts, BPF_ANY);
+
+	/* with a minimum duration, exec events are not reported */
+	if (min_duration_ns)
+		return 0;
+
+	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
+	if (!e)
+		return 0;
+
+	task = (struct task_struct *)bpf_get_current_task();
+	e->exit_event = 0;
+	e->exit_code = 0;
+	e->duration_ns = 0;
+	e->pid = pid;
+	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	bpf_get_current_comm(&e->comm, sizeof(e->comm));
+
+	fname_off = ctx->__data_loc_filename & 0xFFFF;
+	bpf_probe_read_str(&e->filename, sizeof(e->filename),
+			   (void *)ctx + fname_off);
+
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tp/sched/sched_process_exit")
+int handle_exit(struct trace_event_raw_sched_process_template *ctx)
+{
+	struct task_struct *task;
+	struct event *e;
+	pid_t pid, tid;
+	u64 id, *start_ts, duration_ns = 0;
+
+	/* only the exit of the whole process, not of its other threads */
+	id = bpf_get_current_pid_tgid();
+	pid = id >> 32;
+	tid = (u32)id;
+	if (pid != tid)
+		return 0;
+
+	start_ts = bpf_map_lookup_elem(&exec_start, &pid);
+	if (start_ts)
+		duration_ns = bpf_ktime_get_ns() - *start_ts;
+	else if (min_duration_ns)
+		return 0;
+	bpf_map_delete_elem(&exec_start, &pid);
+
+	if (min_duration_ns && duration_ns < min_duration_ns)
+		return 0;
+
+	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
+	if (!e)
+		return 0;
+
+	task = (struct task_struct *)bpf_get_current_task();
+	e->exit_event = 1;
+	e->duration_ns = duration_ns;
+	e->pid = pid;
+	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	e->exit_code = (BPF_CORE_READ(task, exit_code) >> 8) & 0xff;
+	e->filename[0] = 0;
+	bpf_get_current_comm(&e->comm, sizeof(e->comm));
+
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
