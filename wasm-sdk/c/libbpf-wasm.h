@@ -484,7 +484,7 @@ static inline int bpf_buffer__poll(struct bpf_buffer *b, int timeout_ms)
 	return bpf_buffer__poll_batch(b, timeout_ms);
 #else
 	int ret;
-	if (!b)
+	if (!b || !b->fn)
 		return libbpf_wasm_err(-EINVAL);
 	b->stop = 0;
 	ret = wasm_bpf_buffer_poll(b->handle, b->fd, libbpf_wasm_sample, b,
@@ -531,7 +531,7 @@ static inline int bpf_buffer__poll_batch(struct bpf_buffer *b, int timeout_ms)
 {
 	int n = 0, ret;
 
-	if (!b)
+	if (!b || !b->fn)
 		return libbpf_wasm_err(-EINVAL);
 	if (!b->batch) {
 		b->batch_size = b->max_size + 8 > LIBBPF_WASM_BATCH_BYTES ?
@@ -565,6 +565,27 @@ static inline int bpf_buffer__poll_batch(struct bpf_buffer *b, int timeout_ms)
 		}
 	}
 	return n;
+}
+
+/* Upstream wasm-bpf's bpf_buffer__new(events): a buffer of the map with no
+ * callback, which consumes nothing (polling it fails with -EINVAL) until
+ * replaced by bpf_buffer__open(map, fn, ctx); bpf_buffer__free frees it.
+ * Kept so upstream sources that call it build and run. */
+static inline struct bpf_buffer *bpf_buffer__new(struct bpf_map *events)
+{
+	struct bpf_buffer *b;
+
+	if (!events) {
+		errno = EINVAL;
+		return NULL;
+	}
+	b = (struct bpf_buffer *)calloc(1, sizeof(*b));
+	if (!b) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	b->fd = -1; /* bpf_buffer__open resolves the map */
+	return b;
 }
 
 static inline void bpf_buffer__free(struct bpf_buffer *b)

@@ -48,6 +48,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bootstrap: load/attach failed: %d\n", err);
 		goto cleanup;
 	}
+	/* upstream's bpf_buffer__new: a buffer without a callback refuses to
+	 * poll instead of calling through a null pointer */
+	rb = bpf_buffer__new(skel->maps.rb);
+	if (!rb || bpf_buffer__poll(rb, 0) != -EINVAL) {
+		err = -1;
+		fprintf(stderr, "bootstrap: bpf_buffer__new misbehaves\n");
+		goto cleanup;
+	}
+	bpf_buffer__free(rb);
 	rb = bpf_buffer__open(skel->maps.rb, on_event, NULL);
 	if (!rb) {
 		err = -1;
