@@ -81,6 +81,25 @@ function fresh(output: string, inputs: string[]): boolean {
   return t > 0 && inputs.every((i) => mtime(i) <= t);
 }
 
+/**
+ * NAME.h compiled for `gen types --header`; a header that does not compile
+ * on its own (e.g. it needs vmlinux.h first) is left out with a warning, and
+ * NAME.wasm.h then holds the object's types only, as before.
+ */
+async function headerObject(
+  path: string,
+): Promise<{ file: string; bytes: Uint8Array } | undefined> {
+  try {
+    return { file: path, bytes: await compileHeader(path) };
+  } catch (e) {
+    if (!(e instanceof GenError)) throw e;
+    console.error(
+      `build: warning: ${path}: its types left out of the .wasm.h: ${e.message}`,
+    );
+    return undefined;
+  }
+}
+
 /** Generates (once per kernel) and returns the folder holding vmlinux.h. */
 export async function vmlinuxDir(): Promise<string> {
   // uname rather than Deno.osRelease(): the build needs no --allow-sys
@@ -193,9 +212,7 @@ export async function buildDir(srcDir: string): Promise<string[]> {
             async (b: Uint8Array) =>
               generateTypes(b, {
                 file: obj,
-                header: hasHeader
-                  ? { file: userHeader, bytes: await compileHeader(userHeader) }
-                  : undefined,
+                header: hasHeader ? await headerObject(userHeader) : undefined,
               }),
             hasHeader ? [userHeader] : [],
           ],

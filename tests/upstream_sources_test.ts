@@ -6,7 +6,7 @@
  * NAME__open_and_load) for xdp on lo and sockops on a child cgroup.
  */
 import assert from "node:assert/strict";
-import { assertNoBpfLeaks, bpfSnapshot, buildGuest } from "./util.ts";
+import { assertNoBpfLeaks, bpfSnapshot, buildGuest, ROOT } from "./util.ts";
 import { fields, spawnAndWait, Tool } from "../examples/tool_test_util.ts";
 
 const CGROUP2 = "/sys/fs/cgroup/unified";
@@ -146,4 +146,37 @@ Deno.test({
     await Deno.remove(cgroup);
   }
   await assertNoBpfLeaks(before);
+});
+
+Deno.test("a NAME.h that needs vmlinux.h still builds (its types left out)", async () => {
+  const src = await Deno.makeTempDir({ prefix: "wasm-bpf-upstream-" });
+  const out = `${ROOT}/build${src}`;
+  try {
+    await Deno.copyFile(
+      `${ROOT}/tests/guests/upstream-bootstrap/bootstrap.bpf.c`,
+      `${src}/bootstrap.bpf.c`,
+    );
+    // u32/u64 come from vmlinux.h: the header does not compile on its own
+    await Deno.writeTextFile(
+      `${src}/bootstrap.h`,
+      `struct event { u32 pid, ppid, exit_code, exit_event; u64 duration_ns;
+	char comm[16]; char filename[128]; };
+#define TASK_COMM_LEN 16
+#define MAX_FILENAME_LEN 127
+`,
+    );
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${ROOT}/scripts/build.ts`, src],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
+    assert.match(new TextDecoder().decode(r.stderr), /bootstrap\.h/);
+    await Deno.stat(`${out}/bootstrap.bpf.o`);
+    const wasmH = await Deno.readTextFile(`${out}/bootstrap.wasm.h`);
+    assert.doesNotMatch(wasmH, /struct event \{/);
+  } finally {
+    await Deno.remove(src, { recursive: true });
+    await Deno.remove(out, { recursive: true }).catch(() => {});
+  }
 });
