@@ -385,7 +385,20 @@ static inline int bpf_map_get_next_key(int fd, const void *key,
 /* Called for each record; return 0 to go on, non-zero to stop the batch. */
 typedef int (*bpf_buffer_sample_fn)(void *ctx, void *data, size_t size);
 
+/* libbpf-tools' (compat.h) callback for lost perf records. Accepted by the
+ * four-argument bpf_buffer__open and never called: the standard import
+ * reports no lost counts (the host counts them itself). */
+typedef void (*bpf_buffer_lost_fn)(void *ctx, int cpu, uint64_t cnt);
+
+/* The poll timeout upstream programs pass (libbpf-tools' compat.h and
+ * upstream wasm-bpf's header both define it). */
+#ifndef POLL_TIMEOUT_MS
+#define POLL_TIMEOUT_MS 100
+#endif
+
 struct bpf_buffer {
+	struct bpf_map *map; /* bpf_buffer__new's map, opened later */
+	bpf_buffer_lost_fn lost_fn;
 	uint64_t handle;
 	int fd;
 	bpf_buffer_sample_fn fn;
@@ -412,42 +425,34 @@ static inline int libbpf_wasm_sample(void *ctx, void *data, uint32_t size)
 	return ret;
 }
 
-/* A consumer of a BPF_MAP_TYPE_RINGBUF or PERF_EVENT_ARRAY map of a loaded
- * object; records longer than max_record_size are cut to it. It starts
- * consuming at once: fn may already run inside this call. */
-static inline struct bpf_buffer *bpf_buffer__open_sized(struct bpf_map *map,
-							bpf_buffer_sample_fn fn,
-							void *ctx,
-							size_t max_record_size)
+/* Starts consuming b's map (resolved to a loaded object's fd) with fn:
+ * a zero-timeout poll, because the host creates its consumer on the first
+ * poll (so a perf buffer loses nothing written between open and the first
+ * poll; records already there are handed to fn right away). 0 or a
+ * negative errno; on failure b is as before, without a record buffer. */
+static inline int libbpf_wasm_buffer_start(struct bpf_buffer *b,
+					   struct bpf_map *map,
+					   bpf_buffer_sample_fn fn, void *ctx,
+					   size_t max_record_size)
 {
-	struct bpf_buffer *b;
-	int ret, fd = bpf_map__fd(map);
+	int ret, fd;
+
+	if (!map)
+		return libbpf_wasm_err(-EINVAL);
+	fd = bpf_map__fd(map);
 	if (fd < 0)
-		return NULL;
-	if (!fn || max_record_size == 0 || max_record_size > INT32_MAX) {
-		errno = EINVAL;
-		return NULL;
-	}
-	b = (struct bpf_buffer *)calloc(1, sizeof(*b));
-	if (!b) {
-		errno = ENOMEM;
-		return NULL;
-	}
+		return fd;
+	if (!fn || max_record_size == 0 || max_record_size > INT32_MAX)
+		return libbpf_wasm_err(-EINVAL);
 	b->data = malloc(max_record_size);
-	if (!b->data) {
-		free(b);
-		errno = ENOMEM;
-		return NULL;
-	}
+	if (!b->data)
+		return libbpf_wasm_err(-ENOMEM);
+	b->map = map;
 	b->handle = map->obj->handle;
 	b->fd = fd;
 	b->fn = fn;
 	b->ctx = ctx;
 	b->max_size = max_record_size;
-	/* The host creates the consumer on the first poll: start it now, as
-	 * libbpf's ring_buffer__new/perf_buffer__new do, so a perf buffer
-	 * loses nothing written between open and the first poll (records
-	 * already there are handed to fn right away). */
 	b->stop = 0;
 #ifdef LIBBPF_WASM_BATCH
 	ret = bpf_buffer__poll_batch(b, 0);
@@ -459,6 +464,33 @@ static inline struct bpf_buffer *bpf_buffer__open_sized(struct bpf_map *map,
 		ret = libbpf_wasm_host_err(ret);
 		free(b->batch);
 		free(b->data);
+		b->batch = NULL;
+		b->data = NULL;
+		b->fn = NULL;
+		b->fd = -1;
+		return ret;
+	}
+	return 0;
+}
+
+/* A consumer of a BPF_MAP_TYPE_RINGBUF or PERF_EVENT_ARRAY map of a loaded
+ * object; records longer than max_record_size are cut to it. It starts
+ * consuming at once: fn may already run inside this call. */
+static inline struct bpf_buffer *bpf_buffer__open_sized(struct bpf_map *map,
+							bpf_buffer_sample_fn fn,
+							void *ctx,
+							size_t max_record_size)
+{
+	struct bpf_buffer *b;
+	int ret;
+
+	b = (struct bpf_buffer *)calloc(1, sizeof(*b));
+	if (!b) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	ret = libbpf_wasm_buffer_start(b, map, fn, ctx, max_record_size);
+	if (ret < 0) {
 		free(b);
 		errno = -ret;
 		return NULL;
@@ -466,9 +498,11 @@ static inline struct bpf_buffer *bpf_buffer__open_sized(struct bpf_map *map,
 	return b;
 }
 
-static inline struct bpf_buffer *bpf_buffer__open(struct bpf_map *map,
-						  bpf_buffer_sample_fn fn,
-						  void *ctx)
+/* bpf_buffer__open(map, fn, ctx): this SDK's and upstream wasm-bpf's form
+ * (see the bpf_buffer__open macro below for the libbpf-tools form). */
+static inline struct bpf_buffer *bpf_buffer__open_map(struct bpf_map *map,
+						      bpf_buffer_sample_fn fn,
+						      void *ctx)
 {
 	return bpf_buffer__open_sized(map, fn, ctx,
 				      BPF_BUFFER_DEFAULT_MAX_RECORD);
@@ -567,11 +601,11 @@ static inline int bpf_buffer__poll_batch(struct bpf_buffer *b, int timeout_ms)
 	return n;
 }
 
-/* Upstream wasm-bpf's bpf_buffer__new(events): a buffer of the map with no
- * callback, which consumes nothing (polling it fails with -EINVAL) until
- * replaced by bpf_buffer__open(map, fn, ctx); bpf_buffer__free frees it.
- * Kept so upstream sources that call it build and run. */
-static inline struct bpf_buffer *bpf_buffer__new(struct bpf_map *events)
+/* bpf_buffer__new(events): upstream wasm-bpf's form. A buffer of the map
+ * with no callback yet: polling it fails with -EINVAL until
+ * bpf_buffer__open(buf, sample_cb, lost_cb, ctx) opens it (after load);
+ * bpf_buffer__free frees it. It may be called before or after load. */
+static inline struct bpf_buffer *bpf_buffer__new_map(struct bpf_map *events)
 {
 	struct bpf_buffer *b;
 
@@ -584,9 +618,67 @@ static inline struct bpf_buffer *bpf_buffer__new(struct bpf_map *events)
 		errno = ENOMEM;
 		return NULL;
 	}
-	b->fd = -1; /* bpf_buffer__open resolves the map */
+	b->map = events;
+	b->fd = -1; /* resolved when opened */
 	return b;
 }
+
+/* bpf_buffer__new(events, heap): libbpf-tools' (compat.h) form, usually
+ * called between NAME__open and NAME__load. The maps keep the types the
+ * BPF object declares (libbpf-tools turns a perf event array into a ring
+ * buffer before load when the kernel has them; this host consumes either,
+ * so nothing is changed) and heap, the BPF side's per-CPU scratch record
+ * for the perf path, is left as it is (it may be NULL). */
+static inline struct bpf_buffer *bpf_buffer__new_heap(struct bpf_map *events,
+						      struct bpf_map *heap)
+{
+	(void)heap;
+	return bpf_buffer__new_map(events);
+}
+
+/* bpf_buffer__open(buf, sample_cb, lost_cb, ctx): libbpf-tools' form,
+ * after NAME__load: starts consuming buf's map with sample_cb (which may
+ * already run inside this call). lost_cb is accepted and never called
+ * (see bpf_buffer_lost_fn). 0, or a negative errno (also in errno):
+ * -EINVAL without a buffer, map or callback, or before load; -EBUSY when
+ * buf is already open. */
+static inline int bpf_buffer__open_buf(struct bpf_buffer *buf,
+				       bpf_buffer_sample_fn sample_cb,
+				       bpf_buffer_lost_fn lost_cb, void *ctx)
+{
+	int ret;
+
+	if (!buf)
+		return libbpf_wasm_err(-EINVAL);
+	if (buf->fn)
+		return libbpf_wasm_err(-EBUSY);
+	ret = libbpf_wasm_buffer_start(buf, buf->map, sample_cb, ctx,
+				       BPF_BUFFER_DEFAULT_MAX_RECORD);
+	if (ret < 0)
+		return ret;
+	buf->lost_fn = lost_cb;
+	return 0;
+}
+
+/* One name, both upstream argument lists, told apart by their count:
+ *	bpf_buffer__new(events)                        upstream wasm-bpf
+ *	bpf_buffer__new(events, heap)                  libbpf-tools compat.h
+ *	struct bpf_buffer *bpf_buffer__open(map, fn, ctx)   this SDK, wasm-bpf
+ *	int bpf_buffer__open(buf, sample_cb, lost_cb, ctx)  libbpf-tools
+ * Another count fails to compile, naming the function. Take the address of
+ * bpf_buffer__new_map/_heap or bpf_buffer__open_map/_buf instead. */
+#define LIBBPF_WASM_PICK5(_1, _2, _3, _4, NAME, ...) NAME
+#define bpf_buffer__new(...)                                                 \
+	LIBBPF_WASM_PICK5(__VA_ARGS__, bpf_buffer__new_takes_1_or_2_arguments, \
+			  bpf_buffer__new_takes_1_or_2_arguments,            \
+			  bpf_buffer__new_heap, bpf_buffer__new_map, 0)      \
+	(__VA_ARGS__)
+#define bpf_buffer__open(...)                                                \
+	LIBBPF_WASM_PICK5(__VA_ARGS__, bpf_buffer__open_buf,                 \
+			  bpf_buffer__open_map,                              \
+			  bpf_buffer__open_takes_3_or_4_arguments,           \
+			  bpf_buffer__open_takes_3_or_4_arguments, 0)        \
+	(__VA_ARGS__)
 
 static inline void bpf_buffer__free(struct bpf_buffer *b)
 {

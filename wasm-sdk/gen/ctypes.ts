@@ -381,6 +381,11 @@ export class CTypes {
     }
     if (t.kind === Kind.TYPEDEF) {
       const r = this.btf.resolve(id);
+      if (
+        r.kind === Kind.PTR && this.btf.resolve(r.ref).kind === Kind.FUNC_PROTO
+      ) {
+        return this.defineFunctionPointer(t.name, this.btf.resolve(r.ref));
+      }
       if (r.kind === Kind.ENUM || r.kind === Kind.ENUM64) {
         return `typedef ${this.defineEnum(r, "enum")} ${t.name};\n`;
       }
@@ -408,6 +413,93 @@ export class CTypes {
     return `${tag} {\n${b.lines.join("\n")}\n}${
       b.packed ? " __attribute__((packed))" : ""
     };\n${this.asserts(tag, t.size, b.offsets)}`;
+  }
+
+  /**
+   * `typedef RET (*name)(PARAMS);` for a function-pointer typedef, as a
+   * real wasm32 function pointer (4 bytes), usable for the guest's own
+   * callbacks. Struct members of this type are still spelled `uint64_t`
+   * ({@link spell}: every pointer is 8 bytes on the BPF side), so shared
+   * layouts do not change. Parameter and return types are spelled as the
+   * guest's own: pointers are real pointers, integers sized as on BPF
+   * (`long` is `int64_t`); a tag seen only through a pointer is declared
+   * ahead (`struct foo;`).
+   */
+  private defineFunctionPointer(name: string, proto: BtfType): string {
+    const fwd = new Set<string>();
+    const ret = this.nativeSpell(proto.ref, fwd, false);
+    const params = proto.params!.map((p) =>
+      p.type === 0 ? "..." : this.nativeSpell(p.type, fwd, false)
+    );
+    const list = params.length ? params.join(", ") : "void";
+    const head = [...fwd].map((f) => `${f};\n`).join("");
+    const sep = ret.endsWith("*") ? "" : " ";
+    return `${head}typedef ${ret}${sep}(*${name})(${list});\n`;
+  }
+
+  /** A parameter or return type as the guest spells it (see above). */
+  private nativeSpell(
+    id: number,
+    fwd: Set<string>,
+    underPointer: boolean,
+  ): string {
+    const t = this.btf.get(id);
+    const star = (inner: string) =>
+      inner.endsWith("*") ? `${inner}*` : `${inner} *`;
+    switch (t.kind) {
+      case Kind.VOID:
+        return "void";
+      case Kind.INT:
+      case Kind.FLOAT:
+        return this.spell(id, "").pre;
+      case Kind.ENUM:
+      case Kind.ENUM64:
+        if (t.name && t.size === 4) {
+          this.deps.add(t.id);
+          return `enum ${t.name}`;
+        }
+        return this.intName(t.size, this.enumSigned(t));
+      case Kind.PTR: {
+        const to = this.btf.resolve(t.ref);
+        if (to.kind === Kind.FUNC_PROTO) return "void *";
+        return star(this.nativeSpell(t.ref, fwd, true));
+      }
+      case Kind.ARRAY:
+        return star(this.nativeSpell(t.elemType!, fwd, true));
+      case Kind.CONST:
+        return `const ${this.nativeSpell(t.ref, fwd, underPointer)}`;
+      case Kind.VOLATILE:
+        return `volatile ${this.nativeSpell(t.ref, fwd, underPointer)}`;
+      case Kind.RESTRICT:
+      case Kind.TYPE_TAG:
+        return this.nativeSpell(t.ref, fwd, underPointer);
+      case Kind.TYPEDEF: {
+        const r = this.btf.resolve(id);
+        const composite = r.kind === Kind.STRUCT || r.kind === Kind.UNION;
+        if (composite && !r.name) {
+          this.deps.add(t.id);
+          return t.name;
+        }
+        return this.nativeSpell(t.ref, fwd, underPointer);
+      }
+      case Kind.STRUCT:
+      case Kind.UNION:
+      case Kind.FWD: {
+        const union = t.kind === Kind.UNION ||
+          (t.kind === Kind.FWD && t.kindFlag);
+        const tag = `${union ? "union" : "struct"} ${t.name}`;
+        if (!t.name) {
+          return underPointer ? "void" : this.err(
+            `an anonymous ${union ? "union" : "struct"} cannot be a parameter`,
+          );
+        }
+        if (underPointer) fwd.add(tag);
+        else if (t.kind !== Kind.FWD) this.deps.add(t.id);
+        return tag;
+      }
+      default:
+        return this.err(`BTF #${id} (kind ${t.kind}) cannot be a parameter`);
+    }
   }
 
   private defineEnum(t: BtfType, head: string): string {

@@ -18,6 +18,7 @@ import { Btf, type BtfType, Kind } from "../../objfile/btf.ts";
 import { CTypes } from "./ctypes.ts";
 import { ElfFile } from "../../objfile/elf.ts";
 import { GenError } from "./errors.ts";
+import { ANON_ENUM_PREFIX, MACRO_SECTION } from "./header.ts";
 
 /** Options of {@link generateTypes}. */
 export interface TypesOptions {
@@ -82,6 +83,50 @@ export function defaultTypeRoots(btf: Btf): number[] {
   return roots;
 }
 
+/**
+ * The roots of a header's object (header.ts): the type behind each probe
+ * pointer, typedefs of any type included (scalar, array, function
+ * pointer), and the carriers of anonymous enums.
+ */
+export function headerTypeRoots(btf: Btf): number[] {
+  const roots: number[] = [];
+  for (const sec of btf.types) {
+    if (sec.kind !== Kind.DATASEC || !isDataSection(sec.name)) continue;
+    for (const sv of sec.secVars!) {
+      const v = btf.get(sv.type);
+      if (v.kind !== Kind.VAR || !v.name.startsWith("__wasm_bpf_gen_")) {
+        continue;
+      }
+      const p = btf.stripModifiers(v.ref);
+      if (p.kind !== Kind.PTR) continue;
+      const t = btf.stripModifiers(p.ref);
+      if (t.kind === Kind.TYPEDEF) roots.push(t.id);
+      else {
+        const r = rootOf(btf, v.ref, true);
+        if (r !== undefined) roots.push(r);
+      }
+    }
+  }
+  return roots;
+}
+
+/** `enum { A = 1, B = 2, };` for a header's anonymous-enum carrier. */
+function anonymousEnum(c: CTypes, t: BtfType): string {
+  const prefix = `${t.name}__`;
+  const vals = t.enumerators!.map((e) =>
+    `\t${e.name.slice(prefix.length)} = ${c.enumValue(e.value, t.size)},`
+  );
+  return `enum {\n${vals.join("\n")}\n};\n`;
+}
+
+/** The `#define` lines a header's object carries (header.ts). */
+function headerMacroLines(elf: ElfFile): string[] {
+  const sec = elf.section(MACRO_SECTION);
+  if (!sec) return [];
+  const text = new TextDecoder().decode(elf.data(sec)).replace(/\0+$/, "");
+  return text.split("\n").filter((l) => l.startsWith("#define "));
+}
+
 /** Finds the definition of named type `name` (GenError when there is none). */
 export function findNamedType(btf: Btf, name: string): BtfType {
   const all = btf.named(name);
@@ -108,11 +153,12 @@ export function generateTypes(
 ): string {
   const file = options.file ?? options.header?.file ?? "object";
   const sources: { btf: Btf; roots: number[] }[] = [];
+  let macros: string[] = [];
   if (options.header) {
-    const btf = Btf.fromElf(
-      new ElfFile(options.header.file, options.header.bytes),
-    );
-    sources.push({ btf, roots: defaultTypeRoots(btf) });
+    const elf = new ElfFile(options.header.file, options.header.bytes);
+    const btf = Btf.fromElf(elf);
+    sources.push({ btf, roots: headerTypeRoots(btf) });
+    macros = headerMacroLines(elf);
   }
   if (bytes) {
     const btf = Btf.fromElf(new ElfFile(file, bytes));
@@ -151,7 +197,9 @@ export function generateTypes(
       }
       onPath.add(id);
       c.deps.clear();
-      const text = c.define(id);
+      const text = t.kind === Kind.ENUM && t.name.startsWith(ANON_ENUM_PREFIX)
+        ? anonymousEnum(c, t)
+        : c.define(id);
       const deps = [...c.deps].filter((d) => d !== id);
       for (const d of deps) visit(d);
       onPath.delete(id);
@@ -173,8 +221,20 @@ export function generateTypes(
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
+${macroBlock(macros, options.header?.file)}
 ${out.join("\n")}
 #endif /* ${guard} */
 `;
+}
+
+/** The header's `#define`s, each kept unless already defined. */
+function macroBlock(macros: string[], file: string | undefined): string {
+  if (!macros.length) return "";
+  const base = (file ?? "").replace(/^.*\//, "");
+  const lines = [`\n/* #define constants of ${base} */`];
+  for (const m of macros) {
+    const name = /^#define ([A-Za-z_]\w*)/.exec(m)![1];
+    lines.push(`#ifndef ${name}`, m, "#endif");
+  }
+  return lines.join("\n") + "\n";
 }
