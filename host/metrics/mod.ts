@@ -1,0 +1,206 @@
+/**
+ * `--metrics HOST:PORT`: a Prometheus endpoint for one guest or bare
+ * object, served by a Worker ({@link ./server.ts}) so that it answers while
+ * the guest runs on the main thread. The guest's thread bumps the host
+ * counters in a shared buffer ({@link ./stats.ts}) and announces each
+ * object it loads with duplicated fds of the maps the config exports.
+ *
+ * @module
+ */
+import { MapFd } from "../../ffi/mod.ts";
+import type { ObjectMetricsHook } from "../object_run.ts";
+import type { MetricsConfig } from "./config.ts";
+import type { ObjectMessage, ServerReport, ServerStart } from "./server.ts";
+import {
+  newStats,
+  STAT_COUNT,
+  STAT_EVENTS,
+  STAT_LOADS,
+  STAT_LOST,
+  STAT_POLLS,
+} from "./stats.ts";
+
+export {
+  checkConfig,
+  embeddedObjects,
+  type MetricsConfig,
+  MetricsConfigError,
+  parseMetricsConfig,
+} from "./config.ts";
+
+/** Where to listen: `HOST:PORT`, `:PORT` (every interface), `[v6]:PORT`. */
+export function parseListen(s: string): { hostname: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]*)):(\d{1,5})$/.exec(s);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) {
+    throw new Error(
+      `--metrics needs HOST:PORT (':9464' for every interface, '127.0.0.1:0' for a free port), got '${s}'`,
+    );
+  }
+  return { hostname: m[1] ?? (m[2] || "0.0.0.0"), port };
+}
+
+/** What a guest's host needs to feed the server (in-process, or transferred to a guest Worker). */
+export interface MetricsLink {
+  /** The host counters' buffer. */
+  stats: SharedArrayBuffer;
+  /** Where loads and closes are announced. */
+  port: MessagePort;
+  /** The maps the config exports (only these fds are duplicated). */
+  maps: string[];
+}
+
+/** A running metrics server. */
+export interface MetricsServer {
+  /** The bound address, `HOST:PORT`. */
+  readonly address: string;
+  /** The host counters (bump them on the guest's thread). */
+  readonly stats: Float64Array;
+  /** For a guest's host ({@link MetricsLink}); hand it to one guest. */
+  readonly link: MetricsLink;
+  /** Messages of the server (config entries that do not fit a loaded object). */
+  onLog?: (line: string) => void;
+  /** Closes the server (the port is free when it settles) and the fds it holds. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link startMetricsServer}. */
+export interface MetricsOptions {
+  /** `HOST:PORT` ({@link parseListen}). */
+  listen: string;
+  /** The guest's name (label `guest`). */
+  guest: string;
+  /** Its digest, `sha256:...` (label `digest`). */
+  digest: string;
+  /** Maps to export. */
+  config?: MetricsConfig;
+  /** The config's path, for messages. */
+  configPath?: string;
+}
+
+/**
+ * Announces a loaded object on `port`: its ELF bytes (for BTF) and a
+ * duplicate fd of each map in `wanted` (the server owns and closes them).
+ */
+export function announceObject(
+  port: MessagePort,
+  handle: number,
+  name: string,
+  elf: Uint8Array,
+  maps: readonly { name: string; fd: number }[],
+  wanted: readonly string[],
+): void {
+  const out: { name: string; fd: number }[] = [];
+  for (const m of maps) {
+    if (wanted.includes(m.name) && m.fd >= 0) {
+      out.push({ name: m.name, fd: MapFd.dup(m.fd) });
+    }
+  }
+  if (!out.length) return;
+  const msg: ObjectMessage = { type: "load", handle, name, elf, maps: out };
+  port.postMessage(msg);
+}
+
+/**
+ * Starts the server; resolves once it listens. Throws Error with one line
+ * (the address cannot be bound, ...).
+ */
+export async function startMetricsServer(
+  opts: MetricsOptions,
+): Promise<MetricsServer> {
+  const { hostname, port } = parseListen(opts.listen);
+  const shared = new SharedArrayBuffer(STAT_COUNT * 8);
+  const channel = new MessageChannel();
+  const worker = new Worker(new URL("./server.ts", import.meta.url), {
+    type: "module",
+  });
+  const listening = Promise.withResolvers<string>();
+  const closed = Promise.withResolvers<void>();
+  let server: MetricsServer | undefined;
+  worker.onmessage = (ev: MessageEvent<ServerReport>) => {
+    const r = ev.data;
+    if (r.type === "listening") listening.resolve(r.address);
+    else if (r.type === "error") listening.reject(new Error(r.message));
+    else if (r.type === "log") (server?.onLog ?? console.error)(r.line);
+    else if (r.type === "closed") closed.resolve();
+  };
+  worker.onerror = (ev) => {
+    ev.preventDefault();
+    listening.reject(new Error(`metrics server failed: ${ev.message}`));
+    closed.resolve();
+  };
+  const start: ServerStart = {
+    type: "start",
+    hostname,
+    port,
+    guest: opts.guest,
+    digest: opts.digest,
+    stats: shared,
+    config: opts.config,
+    configPath: opts.configPath,
+    objects: channel.port2,
+  };
+  worker.postMessage(start, [channel.port2]);
+  let address: string;
+  try {
+    address = await listening.promise;
+  } catch (e) {
+    worker.terminate();
+    channel.port1.close();
+    throw e;
+  }
+  let closing: Promise<void> | undefined;
+  server = {
+    address,
+    stats: newStats(shared),
+    link: {
+      stats: shared,
+      port: channel.port1,
+      maps: [...new Set(opts.config?.metrics.map((m) => m.map) ?? [])],
+    },
+    close() {
+      return closing ??= (async () => {
+        worker.postMessage({ type: "close" });
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([
+          closed.promise,
+          new Promise<void>((r) => timer = setTimeout(r, 2000)),
+        ]);
+        clearTimeout(timer);
+        worker.terminate();
+        channel.port1.close();
+      })();
+    },
+  };
+  return server;
+}
+
+/** `sha256:<hex>` of `bytes`. */
+export async function sha256Digest(bytes: Uint8Array): Promise<string> {
+  const h = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>),
+  );
+  return "sha256:" +
+    Array.from(h, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** What a bare object's run tells the server ({@link ../object_run.ts}). */
+export function objectHook(
+  server: MetricsServer,
+  name: string,
+): ObjectMetricsHook {
+  const stats = server.stats;
+  return {
+    loaded(elf, maps) {
+      stats[STAT_LOADS]++;
+      announceObject(server.link.port, 1, name, elf, maps, server.link.maps);
+    },
+    polled(events, buffers) {
+      stats[STAT_POLLS]++;
+      stats[STAT_EVENTS] += events;
+      let lost = 0;
+      for (const b of buffers) lost += b.reader.lost;
+      stats[STAT_LOST] = lost;
+    },
+  };
+}
