@@ -7,7 +7,7 @@
  * @module
  */
 import type { CompiledMetric, IntField } from "./config.ts";
-import { Exposition } from "./format.ts";
+import type { Exposition } from "./format.ts";
 import {
   STAT_DENIALS,
   STAT_EVENTS,

@@ -116,12 +116,12 @@ export async function startMetricsServer(
   });
   const listening = Promise.withResolvers<string>();
   const closed = Promise.withResolvers<void>();
-  let server: MetricsServer | undefined;
+  const made: { server?: MetricsServer } = {};
   worker.onmessage = (ev: MessageEvent<ServerReport>) => {
     const r = ev.data;
     if (r.type === "listening") listening.resolve(r.address);
     else if (r.type === "error") listening.reject(new Error(r.message));
-    else if (r.type === "log") (server?.onLog ?? console.error)(r.line);
+    else if (r.type === "log") (made.server?.onLog ?? console.error)(r.line);
     else if (r.type === "closed") closed.resolve();
   };
   worker.onerror = (ev) => {
@@ -150,7 +150,7 @@ export async function startMetricsServer(
     throw e;
   }
   let closing: Promise<void> | undefined;
-  server = {
+  const server: MetricsServer = made.server = {
     address,
     stats: newStats(shared),
     link: {
