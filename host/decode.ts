@@ -524,15 +524,24 @@ export interface HistogramSpec {
   slots: number;
   /** Bytes per slot (4 or 8). */
   slotSize: number;
+  /**
+   * A per-CPU map (PERCPU_ARRAY, PERCPU_HASH...): the bytes from one CPU's
+   * value to the next (the value size rounded up to 8, as the kernel lays
+   * them out); 0 or absent for an ordinary map.
+   */
+  perCpuStride?: number;
 }
 
 /**
  * The histogram layout of map `name` when its BTF value type is a struct
  * holding `slots`, an array of 4- or 8-byte unsigned integers.
+ * `perCpuValueSize`: the map's value size when it is a per-CPU map (its
+ * lookups then hold one value per possible CPU, 8-byte aligned), else 0.
  */
 export function histogramSpec(
   btf: Btf,
   name: string,
+  perCpuValueSize = 0,
 ): HistogramSpec | undefined {
   const types = mapTypes(btf).get(name);
   if (!types?.value) return undefined;
@@ -558,6 +567,7 @@ export function histogramSpec(
     slotsOffset: m.bitOffset / 8,
     slots: a.nelems,
     slotSize: e.size,
+    perCpuStride: perCpuValueSize ? Math.ceil(perCpuValueSize / 8) * 8 : 0,
   };
 }
 
@@ -573,7 +583,12 @@ export interface Histogram {
   slots: number[];
 }
 
-/** Decodes one entry of a histogram map. */
+/**
+ * Decodes one entry of a histogram map. For a per-CPU map (`perCpuStride`)
+ * `value` holds one value per CPU: the slots are summed over the CPUs, and
+ * the other fields are those of the first CPU that counted anything (of
+ * CPU 0 when none did).
+ */
 export function decodeHistogram(
   btf: Btf,
   spec: HistogramSpec,
@@ -581,16 +596,28 @@ export function decodeHistogram(
   value: Uint8Array,
 ): Histogram {
   const v = new DataView(value.buffer, value.byteOffset, value.byteLength);
-  const slots: number[] = [];
-  for (let i = 0; i < spec.slots; i++) {
-    const o = spec.slotsOffset + i * spec.slotSize;
-    slots.push(
-      spec.slotSize === 4
+  const stride = spec.perCpuStride || value.byteLength;
+  const cpus = spec.perCpuStride
+    ? Math.floor(value.byteLength / spec.perCpuStride)
+    : 1;
+  const slots = new Array<number>(spec.slots).fill(0);
+  let fieldsAt = -1;
+  for (let cpu = 0; cpu < cpus; cpu++) {
+    let any = false;
+    for (let i = 0; i < spec.slots; i++) {
+      const o = cpu * stride + spec.slotsOffset + i * spec.slotSize;
+      const n = spec.slotSize === 4
         ? v.getUint32(o, true)
-        : Number(v.getBigUint64(o, true)),
-    );
+        : Number(v.getBigUint64(o, true));
+      if (n) any = true;
+      slots[i] += n;
+    }
+    if (any && fieldsAt < 0) fieldsAt = cpu * stride;
   }
-  const all = decodeValue(btf, spec.valueType, value) as {
+  const one = spec.perCpuStride
+    ? value.subarray(Math.max(fieldsAt, 0), Math.max(fieldsAt, 0) + stride)
+    : value;
+  const all = decodeValue(btf, spec.valueType, one) as {
     [k: string]: Value;
   };
   delete all.slots;

@@ -100,7 +100,46 @@ export interface ObjectRunOptions {
   logger?: LibbpfLogger;
   /** One JSON object per load and attach, as for guests. */
   audit?: (event: Record<string, unknown>) => void;
+  /**
+   * Attach targets by program name, for programs whose section does not
+   * say where ({@link attachTargetNeeded}): an interface for xdp, socket
+   * and tc (`lo`, `eth0:egress`), a cgroup v2 directory for sockops and
+   * cgroup programs, `BINARY:FUNCTION[:PID]` for a bare `uprobe`. Checked
+   * by the policy as a guest's targets are (`--allow-interface`,
+   * `--allow-cgroup`, `--allow-binary`).
+   */
+  attach?: Record<string, string>;
 }
+
+/**
+ * What program section `section` needs as an attach target (a phrase for
+ * messages), or undefined when libbpf attaches it by its section alone.
+ */
+export function attachTargetNeeded(section: string): string | undefined {
+  const sec = section.replace(/^\?/, "");
+  const kind = sec.split(/[/.]/)[0];
+  if (kind === "sockops" || kind.startsWith("cgroup")) {
+    return "a cgroup v2 directory";
+  }
+  if (kind === "xdp" || kind === "socket") return "a network interface";
+  if (kind === "tc" || kind === "tcx" || kind === "classifier") {
+    return "a network interface[:ingress|:egress]";
+  }
+  if ((kind === "uprobe" || kind === "uretprobe") && !sec.includes("/")) {
+    return "BINARY:FUNCTION[:PID]";
+  }
+  return undefined;
+}
+
+/** `--attach` flag syntax for `target` (in messages). */
+const attachHint = (prog: string, what: string) =>
+  `give one with --attach ${prog}=${
+    what.startsWith("a cgroup")
+      ? "CGROUP_DIR"
+      : what.startsWith("BINARY")
+      ? "BINARY:FUNCTION"
+      : "IFNAME"
+  }`;
 
 /** One decoded record ({@link ObjectRun.events}). */
 export interface TypedEvent {
@@ -160,9 +199,9 @@ export class ObjectRun implements Disposable {
     }));
     this.#waiters = this.buffers.map((b) => new Waiter(b.reader.pollFd));
     for (const w of this.#waiters) obj.own(w);
+    // per-CPU maps too: their values are summed over the CPUs
     this.histogramMaps = obj.maps
-      .filter((m) => !m.perCpu)
-      .map((m) => histogramSpec(btf, m.name))
+      .map((m) => histogramSpec(btf, m.name, m.perCpu ? m.valueSize : 0))
       .filter((h): h is HistogramSpec => h !== undefined);
   }
 
@@ -224,7 +263,10 @@ export class ObjectRun implements Disposable {
     }
   }
 
-  /** Every histogram of every histogram map now (counts since load). */
+  /**
+   * Every histogram of every histogram map now (counts since load); a
+   * per-CPU map's counts are the sums over all possible CPUs.
+   */
   histograms(): Histogram[] {
     const out: Histogram[] = [];
     for (const spec of this.histogramMaps) {
@@ -303,9 +345,37 @@ export function runObject(
       maps: obj.maps.map((m) => m.name),
       heldBytes,
     });
+    const targets = options.attach ?? {};
+    for (const want of Object.keys(targets)) {
+      if (!obj.programs.some((p) => p.name === want)) {
+        throw new AbiError(
+          `--attach ${want}=...: object '${name}' has no program '${want}' (its programs: ${
+            obj.programs.map((p) => p.name).join(", ") || "none"
+          })`,
+          22,
+        );
+      }
+    }
+    // every program that needs a target has one, before anything attaches
+    for (const prog of obj.programs) {
+      if (prog.fd < 0) continue;
+      const need = attachTargetNeeded(prog.section);
+      if (need && !targets[prog.name]) {
+        throw new AbiError(
+          `program '${prog.name}' (section '${prog.section}') of '${name}' needs an attach target, ${need}: ${
+            attachHint(prog.name, need)
+          }`,
+          22,
+        );
+      }
+    }
     for (const prog of obj.programs) {
       if (prog.fd < 0) continue; // autoload off
-      const target = policy.checkAttach(prog.name, prog.section, "");
+      const target = policy.checkAttach(
+        prog.name,
+        prog.section,
+        targets[prog.name] ?? "",
+      );
       prog.attach(target, options.logger);
       options.audit?.({
         event: "attach",
@@ -332,21 +402,34 @@ export interface ObjectArgs {
   table?: boolean;
   /** `--interval S` in ms (histograms), 0: only at exit. */
   intervalMs: number;
+  /** `--attach PROG=TARGET`, by program name. */
+  attach: Record<string, string>;
 }
 
 /** Parses the options after a `.bpf.o` path; throws Error on a mistake. */
 export function parseObjectArgs(args: string[]): ObjectArgs {
-  const out: ObjectArgs = { sets: [], json: false, intervalMs: 0 };
+  const out: ObjectArgs = {
+    sets: [],
+    json: false,
+    intervalMs: 0,
+    attach: {},
+  };
   for (let i = 0; i < args.length; i++) {
     let a = args[i];
     let value: string | undefined;
     const eq = a.indexOf("=");
-    if (a.startsWith("--") && eq > 0 && a.slice(0, eq) !== "--set") {
+    if (
+      a.startsWith("--") && eq > 0 && a.slice(0, eq) !== "--set" &&
+      a.slice(0, eq) !== "--attach"
+    ) {
       value = a.slice(eq + 1);
       a = a.slice(0, eq);
     } else if (a.startsWith("--set=")) {
       value = a.slice(6);
       a = "--set";
+    } else if (a.startsWith("--attach=")) {
+      value = a.slice(9);
+      a = "--attach";
     }
     const need = () => {
       if (value !== undefined) return value;
@@ -357,6 +440,21 @@ export function parseObjectArgs(args: string[]): ObjectArgs {
       case "--set":
         out.sets.push(need());
         break;
+      case "--attach": {
+        const v = need();
+        const at = v.indexOf("=");
+        if (at <= 0 || at === v.length - 1) {
+          throw new Error(
+            `--attach needs PROGRAM=TARGET (an interface, a cgroup directory or BINARY:FUNCTION), got '${v}'`,
+          );
+        }
+        const prog = v.slice(0, at);
+        if (prog in out.attach) {
+          throw new Error(`--attach: program '${prog}' given twice`);
+        }
+        out.attach[prog] = v.slice(at + 1);
+        break;
+      }
       case "--json":
       case "--table":
         if (value !== undefined) throw new Error(`${a} takes no value`);
@@ -378,7 +476,7 @@ export function parseObjectArgs(args: string[]): ObjectArgs {
         throw new Error(
           `unknown option '${
             args[i]
-          }' for a BPF object (--set NAME=VALUE, --json, --table, --interval S)`,
+          }' for a BPF object (--set NAME=VALUE, --attach PROG=TARGET, --json, --table, --interval S)`,
         );
     }
   }
@@ -388,19 +486,25 @@ export function parseObjectArgs(args: string[]): ObjectArgs {
 /** The CLI's usage lines for bare objects (appended to its help). */
 export const OBJECT_USAGE =
   `  deno run --allow-ffi --allow-read mod.ts [options] prog.bpf.o
-      [--set NAME=VALUE]... [--json | --table] [--interval S]
+      [--set NAME=VALUE]... [--attach PROG=TARGET]... [--json | --table]
+      [--interval S]
 
 A BPF object (told from a .wasm by its ELF magic) runs bare, as ecli runs
 it: the same checks, policy flags and limits as a guest's objects; --set
 assigns a const volatile global (integers, hex, negative, true/false, enum
 names, strings for char arrays); every program is attached by its section;
+programs whose section names no target take one from --attach PROG=TARGET
+(xdp/socket: IFNAME; tc: IFNAME[:ingress|:egress]; sockops/cgroup*: a
+cgroup v2 directory; bare uprobe: BINARY:FUNCTION[:PID]), checked against
+--allow-interface/--allow-cgroup/--allow-binary as a guest's targets are;
 every ring buffer / perf event array record is printed decoded by its BTF
 type (the map's __type(value, struct X), else a global
 'const struct X *unused', else struct MAP_event or event; else as hex with
 its size), as a table on a terminal (or with --table), else (or with
 --json) as JSON lines; histogram maps (value struct with a 'slots' array)
-print as log2 tables every --interval seconds and at exit. Stops on Ctrl-C
-(130), SIGTERM (143), --timeout (124); bad --set: 2; object refused: 125.
+print as log2 tables every --interval seconds and at exit (per-CPU maps
+summed over the CPUs). Stops on Ctrl-C (130), SIGTERM (143), --timeout
+(124); bad --set or --attach: 2; object refused or a target missing: 125.
 `;
 
 /** Options the CLI passes to {@link runObjectCommand}. */
@@ -457,6 +561,7 @@ export async function runObjectCommand(
   try {
     run = runObject(file, {
       set: a.sets,
+      attach: a.attach,
       policy: opts.policy,
       audit: opts.audit,
       logger: opts.verbose

@@ -4,6 +4,7 @@
  * object whose record type BTF does not name.
  */
 import assert from "node:assert/strict";
+import { numPossibleCpus } from "../ffi/mod.ts";
 import { runObject } from "../host/object_run.ts";
 import {
   assertNoBpfLeaks,
@@ -383,6 +384,209 @@ Deno.test("runObject: typed events as data, histograms", async () => {
     const hs = run.histograms();
     assert.equal(hs[0].map, "hists");
     assert.ok(hs[0].slots.some((n) => n > 0));
+  }
+  await assertNoBpfLeaks(before);
+});
+
+// ---- attach targets (--attach PROG=TARGET) ----
+
+const OBJ_RUN = "tests/guests/object-run";
+
+function xdpOnLo(): boolean {
+  const out = new Deno.Command("ip", { args: ["-d", "link", "show", "lo"] })
+    .outputSync();
+  return /\bxdp/.test(new TextDecoder().decode(out.stdout));
+}
+
+/** Ids of the programs attached to cgroup `dir` (bpftool cgroup show). */
+function cgroupProgs(dir: string): number[] {
+  const out = new Deno.Command("bpftool", {
+    args: ["cgroup", "show", dir, "-j"],
+    stdout: "piped",
+    stderr: "piped",
+  }).outputSync();
+  const text = new TextDecoder().decode(out.stdout).trim();
+  if (!text) return [];
+  return (JSON.parse(text) as { id: number }[]).map((p) => p.id);
+}
+
+Deno.test("a bare xdp object runs with --attach count_packets=lo: pings arrive as records and in its histogram, and it leaves lo after", async () => {
+  const path = await obj(OBJ_RUN, "xdp_count");
+  assert(!xdpOnLo(), "an XDP program is already on lo");
+  const before = bpfSnapshot();
+  const cli = new ObjectCli([path, "--json", "--attach", "count_packets=lo"]);
+  let code: number;
+  try {
+    await cli.ready();
+    assert(xdpOnLo(), `no XDP program on lo while it runs: ${cli.stderr}`);
+    const ping = new Deno.Command("ping", {
+      args: ["-c", "2", "-i", "0.2", "-W", "1", "127.0.0.1"],
+      stdout: "null",
+      stderr: "null",
+    });
+    assert.equal((await ping.output()).code, 0);
+    // 2 echo requests and 2 replies of 98 bytes (14 + 20 + 8 + 56) on lo
+    const pings = () =>
+      cli.json().filter((e) => e.len === 98 && e.ifindex === 1).length;
+    const until = Date.now() + 5_000;
+    while (pings() < 4 && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert(pings() >= 4, `${pings()} ping records: ${cli.lines.join("\n")}`);
+  } finally {
+    code = await cli.stop("SIGINT");
+  }
+  assert.equal(code, 130, cli.stderr);
+  // at exit: the histogram of packet lengths, the pings in 64 -> 127
+  const hist = cli.json().find((e) => e.histogram === "sizes");
+  assert(hist, cli.lines.slice(-5).join("\n"));
+  assert((hist.slots as number[])[6] >= 4, JSON.stringify(hist));
+  assert(!xdpOnLo(), "the XDP program stayed on lo");
+  await assertNoBpfLeaks(before);
+});
+
+Deno.test("a program that needs a target and has none, or --attach naming no program, is a one-line error naming it; nothing stays loaded", async () => {
+  const path = await obj(OBJ_RUN, "xdp_count");
+  const before = bpfSnapshot();
+  const none = await runCli([path, "--json"]);
+  assert.notEqual(none.code, 0);
+  assert.equal(none.stderr.trim().split("\n").length, 1, none.stderr);
+  assert.match(none.stderr, /'count_packets'.*--attach count_packets=/);
+  const unknown = await runCli([path, "--attach", "nope=lo"]);
+  assert.notEqual(unknown.code, 0);
+  assert.equal(unknown.stderr.trim().split("\n").length, 1, unknown.stderr);
+  assert.match(unknown.stderr, /'nope'.*count_packets/);
+  const bad = await runCli([path, "--attach", "count_packets"]);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /--attach needs PROGRAM=TARGET/);
+  assert(!xdpOnLo(), "an XDP program was left on lo");
+  await assertNoBpfLeaks(before);
+});
+
+const CGROUP2 = "/sys/fs/cgroup/unified";
+let haveCgroup2 = false;
+try {
+  haveCgroup2 = Deno.statSync(`${CGROUP2}/cgroup.procs`).isFile;
+} catch { /* none */ }
+if (!haveCgroup2) console.log(`bare cgroup objects: skipped: no ${CGROUP2}`);
+
+Deno.test({
+  name:
+    "attack: --allow-cgroup holds for a bare object's --attach (a cgroup outside the grant, also by '..', is refused; inside it attaches)",
+  ignore: !haveCgroup2,
+}, async () => {
+  const path = await obj(OBJ_RUN, "cgroup_skb");
+  const top = `${CGROUP2}/wasm-bpf-objrun-${Deno.pid}`;
+  const granted = `${top}/granted`, outside = `${top}/outside`;
+  await Deno.mkdir(`${granted}/child`, { recursive: true });
+  await Deno.mkdir(outside);
+  const before = bpfSnapshot();
+  try {
+    // inside the grant (a child of it): attached while it runs
+    const ok = new ObjectCli([
+      "--allow-cgroup",
+      granted,
+      path,
+      "--attach",
+      `count_egress=${granted}/child`,
+    ]);
+    try {
+      await ok.ready();
+      assert.equal(cgroupProgs(`${granted}/child`).length, 1, ok.stderr);
+    } finally {
+      await ok.stop();
+    }
+    assert.equal(cgroupProgs(`${granted}/child`).length, 0);
+    // outside it, directly and through '..': refused, never attached
+    for (const target of [outside, `${granted}/../outside`]) {
+      const bad = new ObjectCli([
+        "--allow-cgroup",
+        granted,
+        path,
+        "--attach",
+        `count_egress=${target}`,
+      ]);
+      const ended = await Promise.race([
+        bad.child.status.then((s) => s.code),
+        new Promise<undefined>((r) => setTimeout(() => r(undefined), 8_000)),
+      ]);
+      const attached = cgroupProgs(outside);
+      const code = ended ?? await bad.stop();
+      assert.deepEqual(attached, [], `attached to ${target}: ${bad.stderr}`);
+      assert.notEqual(ended, undefined, `still running: ${bad.stderr}`);
+      assert.equal(code, 125, bad.stderr);
+      assert.match(bad.stderr, /count_egress.*--allow-cgroup/);
+    }
+  } finally {
+    // cgroup directories go one by one (their files cannot be removed)
+    for (const d of [`${granted}/child`, granted, outside, top]) {
+      await Deno.remove(d).catch(() => {});
+    }
+  }
+  await assertNoBpfLeaks(before);
+});
+
+// ---- per-CPU histograms ----
+
+Deno.test("per-CPU histogram maps (PERCPU_ARRAY, PERCPU_HASH) are summed over the CPUs", async (t) => {
+  const cpus = numPossibleCpus();
+  if (cpus < 2) {
+    console.log("per-CPU histograms: skipped: one possible CPU");
+    return;
+  }
+  const online = Number(
+    new TextDecoder().decode(
+      new Deno.Command("nproc").outputSync().stdout,
+    ).trim(),
+  );
+  const path = await obj(OBJ_RUN, "percpu_hist");
+  const before = bpfSnapshot();
+  {
+    using run = runObject(path, { set: { targ_ppid: Deno.pid } });
+    assert.deepEqual(
+      run.histogramMaps.map((h) => h.map).sort(),
+      ["execs_arr", "execs_hash"],
+    );
+    // each run execs twice (taskset, then /bin/true on CPU i)
+    const runs = 3 * Math.min(online, 4);
+    for (let i = 0; i < runs; i++) {
+      const c = new Deno.Command("taskset", {
+        args: ["-c", String(i % Math.min(online, 4)), "/bin/true"],
+        stdout: "null",
+        stderr: "null",
+      });
+      assert.equal((await c.output()).code, 0);
+    }
+    // the counts really are spread over several CPUs (the raw values)
+    const raw = run.obj.map("execs_arr").lookup(new Uint8Array(4))!;
+    const perCpu = Array.from(
+      { length: cpus },
+      (_, c) =>
+        Number(new DataView(raw.buffer, raw.byteOffset).getBigUint64(
+          c * 64 + 3 * 8,
+          true,
+        )),
+    );
+    assert(
+      perCpu.filter((n) => n > 0).length >= 2,
+      `counts on one CPU only: ${perCpu}`,
+    );
+    const hists = run.histograms();
+    await t.step("PERCPU_ARRAY, u64 slots", () => {
+      const h = hists.find((h) => h.map === "execs_arr")!;
+      assert.equal(h.key, 0);
+      assert.equal(h.slots[3], 2 * runs, JSON.stringify(h));
+      assert.equal(h.slots.reduce((a, b) => a + b, 0), 2 * runs);
+    });
+    await t.step(
+      "PERCPU_HASH keyed by a struct, u32 slots, 36-byte values 8-aligned per CPU",
+      () => {
+        const h = hists.find((h) => h.map === "execs_hash")!;
+        assert.deepEqual(h.key, { kind: 7 });
+        assert.deepEqual(h.slots, [0, 0, 0, 2 * runs, 0], JSON.stringify(h));
+        assert.match(String(h.fields.comm), /^(true|taskset)$/);
+      },
+    );
   }
   await assertNoBpfLeaks(before);
 });
