@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { Btf, Kind } from "./btf.ts";
+import { Kind } from "./btf.ts";
 import {
   ElfFile,
   type ElfSymbol,
@@ -53,6 +53,7 @@ export const SHN_ABS = 0xfff1;
 export const SHN_COMMON = 0xfff2;
 
 const SYM_SIZE = 24;
+const EXEC = BigInt(SHF_EXECINSTR);
 const INSN_SIZE = 8;
 /** BPF relocation types (R_BPF_*) and the bytes each one patches. */
 const RELOC_WIDTH: Record<number, number> = {
@@ -137,12 +138,12 @@ class Validator {
       if (s.type === SHT_REL || s.type === SHT_RELA) this.relocations(s);
     }
     const btfSec = elf.section(".BTF");
-    let btf: Btf | undefined;
+    let btf: BtfIndex | undefined;
     if (btfSec) {
       if (btfSec.type !== SHT_PROGBITS) {
         this.fail(`${this.sec(btfSec)} is not PROGBITS`);
       }
-      btf = new Btf(this.name, elf.data(btfSec));
+      btf = checkBtf(this.name, elf.data(btfSec));
       this.datasecs(btf);
     }
     const ext = elf.section(".BTF.ext");
@@ -175,10 +176,10 @@ class Validator {
         );
       }
       if (s.type === SHT_NULL) this.fail(`${this.sec(s)} is a null section`);
-      if ((s.flags & BigInt(SHF_EXECINSTR)) && s.type !== SHT_PROGBITS) {
+      if ((s.flags & EXEC) && s.type !== SHT_PROGBITS) {
         this.fail(`${this.sec(s)} is executable but not PROGBITS`);
       }
-      if ((s.flags & BigInt(SHF_EXECINSTR)) && s.size % INSN_SIZE) {
+      if ((s.flags & EXEC) && s.size % INSN_SIZE) {
         this.fail(
           `${this.sec(s)} size ${s.size} is not a whole number of instructions`,
         );
@@ -215,30 +216,32 @@ class Validator {
     this.symbols = elf.symbols();
     this.symbols.forEach((sym, i) => {
       const sh = sym.shndx;
-      const what = `symbol #${i} '${sym.name}'`;
+      const what = () => `symbol #${i} '${sym.name}'`;
       if (sh === SHN_UNDEF || sh === SHN_ABS || sh === SHN_COMMON) return;
       if (sh >= SHN_LORESERVE) {
-        this.fail(`${what} has reserved section index 0x${sh.toString(16)}`);
+        this.fail(`${what()} has reserved section index 0x${sh.toString(16)}`);
       }
       const s = elf.sections[sh];
       if (!s) {
-        this.fail(`${what} names section #${sh}, past the last section`);
+        this.fail(`${what()} names section #${sh}, past the last section`);
       }
       if (s.type !== SHT_PROGBITS && s.type !== SHT_NOBITS) {
-        this.fail(`${what} is defined in ${this.sec(s)}, which holds no data`);
+        this.fail(
+          `${what()} is defined in ${this.sec(s)}, which holds no data`,
+        );
       }
       if (sym.value + sym.size > s.size) {
         this.fail(
-          `${what} (offset ${sym.value}, size ${sym.size}) extends past the end of ${
+          `${what()} (offset ${sym.value}, size ${sym.size}) extends past the end of ${
             this.sec(s)
           } (${s.size} bytes)`,
         );
       }
       if (
-        (s.flags & BigInt(SHF_EXECINSTR)) && sym.type === 2 /* FUNC */ &&
+        (s.flags & EXEC) && sym.type === 2 /* FUNC */ &&
         (sym.value % INSN_SIZE || sym.size % INSN_SIZE)
       ) {
-        this.fail(`${what} does not start and end on an instruction`);
+        this.fail(`${what()} does not start and end on an instruction`);
       }
     });
   }
@@ -278,43 +281,47 @@ class Validator {
         }, which is not PROGBITS`,
       );
     }
-    const exec = (t.flags & BigInt(SHF_EXECINSTR)) !== 0n;
+    const exec = (t.flags & EXEC) !== 0n;
     const nsyms = this.symbols.length;
+    const v = this.v;
     for (let i = 0, o = r.offset; o < r.offset + r.size; i++, o += size) {
-      const off = Number(this.v.getBigUint64(o, true));
-      const info = this.v.getBigUint64(o + 8, true);
-      const sym = Number(info >> 32n);
-      const type = Number(info & 0xffffffffn);
-      const what = `relocation #${i} of ${this.sec(r)}`;
+      // r_offset, then r_info: type in the low word, symbol in the high
+      const off = v.getUint32(o, true) + v.getUint32(o + 4, true) * 4294967296;
+      const type = v.getUint32(o + 8, true);
+      const sym = v.getUint32(o + 12, true);
+      const what = () => `relocation #${i} of ${this.sec(r)}`;
       if (sym === 0 || sym >= nsyms) {
-        this.fail(`${what} names symbol #${sym}, not in the symbol table`);
+        this.fail(`${what()} names symbol #${sym}, not in the symbol table`);
       }
       const width = RELOC_WIDTH[type];
       if (width === undefined) {
-        this.fail(`${what} has type ${type}, not a BPF relocation`);
+        this.fail(`${what()} has type ${type}, not a BPF relocation`);
       }
       if (exec) {
         const need = type === 1 ? 2 * INSN_SIZE : INSN_SIZE;
         if (off % INSN_SIZE || off + need > t.size) {
           this.fail(
-            `${what} offset ${off} is not an instruction of ${this.sec(t)}`,
+            `${what()} offset ${off} is not an instruction of ${this.sec(t)}`,
           );
         }
       } else if (off + width > t.size) {
-        this.fail(`${what} offset ${off} is past the end of ${this.sec(t)}`);
+        this.fail(`${what()} offset ${off} is past the end of ${this.sec(t)}`);
       }
     }
   }
 
-  datasecs(btf: Btf): void {
-    for (const t of btf.types) {
-      if (t.kind !== Kind.DATASEC) continue;
-      const s = this.elf.section(t.name);
+  datasecs(btf: BtfIndex): void {
+    const v = btf.view;
+    for (const [nameOff, at, vlen] of btf.datasecs) {
+      const name = btf.str(nameOff);
+      const s = this.elf.section(name);
       if (!s) continue;
-      for (const [i, sv] of t.secVars!.entries()) {
-        if (sv.offset + sv.size > s.size) {
+      for (let i = 0, p = at; i < vlen; i++, p += 12) {
+        const offset = v.getUint32(p + 4, true);
+        const size = v.getUint32(p + 8, true);
+        if (offset + size > s.size) {
           this.fail(
-            `BTF DATASEC '${t.name}' variable #${i} (offset ${sv.offset}, size ${sv.size}) extends past the end of ${
+            `BTF DATASEC '${name}' variable #${i} (offset ${offset}, size ${size}) extends past the end of ${
               this.sec(s)
             } (${s.size} bytes)`,
           );
@@ -323,7 +330,7 @@ class Validator {
     }
   }
 
-  btfExt(btf: Btf, bytes: Uint8Array): void {
+  btfExt(btf: BtfIndex, bytes: Uint8Array): void {
     const bad: (why: string) => never = (why) =>
       this.fail(`malformed .BTF.ext section (${why})`);
     const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -345,8 +352,9 @@ class Validator {
         v.getUint32(28, true),
       ]);
     }
+    const nstr = btf.strings.length;
     const str = (off: number, what: string) => {
-      if (off >= btf.strings.length) bad(`${what}: bad string offset ${off}`);
+      if (off >= nstr) bad(`${what}: bad string offset ${off}`);
       return btf.str(off);
     };
     for (const [what, minRec, off, len] of parts) {
@@ -367,36 +375,244 @@ class Validator {
         // libbpf matches these by name to its programs' sections and
         // ignores the others (a skeleton renames '?sections' for autoload)
         const sec = this.elf.section(secName);
-        if (sec && !(sec.flags & BigInt(SHF_EXECINSTR))) {
+        if (sec && !(sec.flags & EXEC)) {
           bad(`${what} names '${secName}', not a code section of the object`);
         }
         if (n === 0 || p + n * rec > end) {
           bad(`${what} of '${secName}' has ${n} records of ${rec} bytes`);
         }
+        const at = (i: number) => `${what} #${i} of '${secName}'`;
         for (let i = 0; i < n; i++, p += rec) {
           const insnOff = v.getUint32(p, true);
-          const at = `${what} #${i} of '${secName}'`;
           if (insnOff % INSN_SIZE || (sec && insnOff >= sec.size)) {
-            bad(`${at} names offset ${insnOff}, not an instruction`);
+            bad(`${at(i)} names offset ${insnOff}, not an instruction`);
           }
           const a = v.getUint32(p + 4, true);
+          // strings: offsets checked in bounds, not decoded
           if (what === "func_info") {
-            if (a >= btf.types.length || btf.types[a].kind !== Kind.FUNC) {
-              bad(`${at} names BTF type #${a}, not a FUNC`);
+            if (a >= btf.count || btf.kinds[a] !== Kind.FUNC) {
+              bad(`${at(i)} names BTF type #${a}, not a FUNC`);
             }
           } else if (what === "line_info") {
-            str(a, `${at} file name`);
-            str(v.getUint32(p + 8, true), `${at} line`);
+            if (a >= nstr) bad(`${at(i)} file name: bad string offset ${a}`);
+            const line = v.getUint32(p + 8, true);
+            if (line >= nstr) bad(`${at(i)} line: bad string offset ${line}`);
           } else {
-            if (a === 0 || a >= btf.types.length) {
-              bad(`${at} names BTF type #${a}, not in .BTF`);
+            if (a === 0 || a >= btf.count) {
+              bad(`${at(i)} names BTF type #${a}, not in .BTF`);
             }
-            str(v.getUint32(p + 8, true), `${at} access string`);
+            const acc = v.getUint32(p + 8, true);
+            if (acc >= nstr) {
+              bad(`${at(i)} access string: bad string offset ${acc}`);
+            }
             const kind = v.getUint32(p + 12, true);
-            if (kind > MAX_CORE_RELO_KIND) bad(`${at} has kind ${kind}`);
+            if (kind > MAX_CORE_RELO_KIND) bad(`${at(i)} has kind ${kind}`);
           }
         }
       }
     }
   }
+}
+
+/**
+ * What the object check needs of a `.BTF` section, read without building
+ * its types: the type count, each type's kind, where the DATASECs' entries
+ * are, and the string section.
+ */
+export interface BtfIndex {
+  /** Number of types, void (#0) included. */
+  count: number;
+  /** Kind of type #i (0 for void). */
+  kinds: Uint8Array;
+  /** The string section. */
+  strings: Uint8Array;
+  /** The section's bytes. */
+  view: DataView;
+  /** DATASECs: name offset, offset of the first entry, entry count. */
+  datasecs: [number, number, number][];
+  /** The string at `off` (checked in bounds by the caller). */
+  str(off: number): string;
+}
+
+const decoder = new TextDecoder();
+
+/**
+ * Checks a `.BTF` section as {@link Btf}'s parser does (header, every type
+ * record complete and of a known kind, every name offset inside the string
+ * section, every referenced type id present), with the same messages, but
+ * without objects per type or decoded names: this runs on every load.
+ */
+export function checkBtf(file: string, bytes: Uint8Array): BtfIndex {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const bad = (what: string): never => {
+    throw new ObjectFileError(`${file}: malformed .BTF section (${what})`);
+  };
+  if (bytes.length < 24) bad("header is incomplete");
+  if (v.getUint16(0, true) !== 0xeb9f) {
+    if (v.getUint16(0, false) === 0xeb9f) {
+      throw new ObjectFileError(`${file}: big-endian BTF is not supported`);
+    }
+    bad("bad magic");
+  }
+  const hdrLen = v.getUint32(4, true);
+  const typeOff = v.getUint32(8, true);
+  const typeLen = v.getUint32(12, true);
+  const strOff = v.getUint32(16, true);
+  const strLen = v.getUint32(20, true);
+  if (
+    hdrLen < 24 || hdrLen + typeOff + typeLen > bytes.length ||
+    hdrLen + strOff + strLen > bytes.length
+  ) {
+    bad("type or string section extends past its end");
+  }
+  const strings = bytes.subarray(hdrLen + strOff, hdrLen + strOff + strLen);
+  const nstr = strings.length;
+  const start = hdrLen + typeOff;
+  const end = start + typeLen;
+  const name = (off: number) => {
+    if (off >= nstr && off !== 0) bad(`bad string offset ${off}`);
+  };
+  // every record is at least 12 bytes: at most typeLen / 12 types
+  const kinds = new Uint8Array(Math.floor(typeLen / 12) + 1);
+  const datasecs: [number, number, number][] = [];
+  let count = 1;
+  // pass 1: the records (sizes, kinds, names), as Btf's constructor reads
+  // them; pass 2 (refs) needs the count
+  for (let p = start; p < end;) {
+    if (p + 12 > end) bad("type data is truncated");
+    const nameOff = v.getUint32(p, true);
+    const info = v.getUint32(p + 4, true);
+    const kind = (info >>> 24) & 0x1f;
+    const vlen = info & 0xffff;
+    p += 12;
+    name(nameOff);
+    let entry = 0, names = false;
+    switch (kind) {
+      case Kind.INT:
+        entry = 4;
+        break;
+      case Kind.PTR:
+      case Kind.TYPEDEF:
+      case Kind.VOLATILE:
+      case Kind.CONST:
+      case Kind.RESTRICT:
+      case Kind.TYPE_TAG:
+      case Kind.FUNC:
+      case Kind.FWD:
+      case Kind.FLOAT:
+        break;
+      case Kind.ARRAY:
+        entry = 12;
+        break;
+      case Kind.STRUCT:
+      case Kind.UNION:
+        entry = 12 * vlen;
+        names = true;
+        break;
+      case Kind.ENUM:
+        entry = 8 * vlen;
+        names = true;
+        break;
+      case Kind.ENUM64:
+        entry = 12 * vlen;
+        names = true;
+        break;
+      case Kind.FUNC_PROTO:
+        entry = 8 * vlen;
+        names = true;
+        break;
+      case Kind.VAR:
+      case Kind.DECL_TAG:
+        entry = 4;
+        break;
+      case Kind.DATASEC:
+        entry = 12 * vlen;
+        datasecs.push([nameOff, p, vlen]);
+        break;
+      default:
+        bad(`unknown type kind ${kind} at type #${count}`);
+    }
+    if (names) {
+      // each entry starts with a name offset; Btf reads them in order
+      const step = entry / vlen;
+      for (let i = 0; i < vlen; i++, p += step) {
+        if (p + 4 > end) bad("type data is truncated");
+        name(v.getUint32(p, true));
+        if (p + step > end) bad("type data is truncated");
+      }
+    } else {
+      if (p + entry > end) bad("type data is truncated");
+      p += entry;
+    }
+    kinds[count++] = kind;
+  }
+  // pass 2: every referenced type exists
+  for (let p = start, id = 1; p < end; id++) {
+    const info = v.getUint32(p + 4, true);
+    const kind = (info >>> 24) & 0x1f;
+    const vlen = info & 0xffff;
+    const ref = (r: number) => {
+      if (r >= count) bad(`type #${id} refers to missing type #${r}`);
+    };
+    const sizeOrType = v.getUint32(p + 8, true);
+    p += 12;
+    switch (kind) {
+      case Kind.INT:
+        p += 4;
+        break;
+      case Kind.PTR:
+      case Kind.TYPEDEF:
+      case Kind.VOLATILE:
+      case Kind.CONST:
+      case Kind.RESTRICT:
+      case Kind.TYPE_TAG:
+      case Kind.FUNC:
+        ref(sizeOrType);
+        break;
+      case Kind.ARRAY:
+        ref(v.getUint32(p, true));
+        ref(v.getUint32(p + 4, true));
+        p += 12;
+        break;
+      case Kind.STRUCT:
+      case Kind.UNION:
+        for (let i = 0; i < vlen; i++, p += 12) ref(v.getUint32(p + 4, true));
+        break;
+      case Kind.ENUM:
+        p += 8 * vlen;
+        break;
+      case Kind.ENUM64:
+        p += 12 * vlen;
+        break;
+      case Kind.FUNC_PROTO:
+        ref(sizeOrType);
+        for (let i = 0; i < vlen; i++, p += 8) ref(v.getUint32(p + 4, true));
+        break;
+      case Kind.VAR:
+      case Kind.DECL_TAG:
+        ref(sizeOrType);
+        p += 4;
+        break;
+      case Kind.DATASEC:
+        for (let i = 0; i < vlen; i++, p += 12) ref(v.getUint32(p, true));
+        break;
+    }
+  }
+  const cache = new Map<number, string>();
+  return {
+    count,
+    kinds,
+    strings,
+    view: v,
+    datasecs,
+    str(off) {
+      let s = cache.get(off);
+      if (s === undefined) {
+        const n = strings.indexOf(0, off);
+        s = decoder.decode(strings.subarray(off, n < 0 ? nstr : n));
+        cache.set(off, s);
+      }
+      return s;
+    },
+  };
 }
