@@ -19,6 +19,7 @@ import {
   parseMetricsConfig,
   sha256Digest,
   startMetricsServer,
+  wasmDataImage,
 } from "./mod.ts";
 import type { FoundObject } from "./config.ts";
 import type { ObjectMetricsHook } from "../object_run.ts";
@@ -107,7 +108,9 @@ export async function startForCli(
     : file.split("/").pop()!;
   if (plan.config && plan.configPath) {
     const found: FoundObject[] = [];
-    const candidates = isObject ? [bytes] : embeddedObjects(bytes);
+    const candidates = isObject
+      ? [bytes]
+      : embeddedObjects(wasmDataImage(bytes) ?? bytes);
     for (const [i, obj] of candidates.entries()) {
       const where = isObject ? name : `${name} (object ${i + 1})`;
       try {

@@ -602,8 +602,70 @@ export function checkConfig(
 }
 
 /**
- * The BPF objects (ELF, machine BPF) embedded in `bytes` (a guest's wasm,
- * whose skeleton holds its objects' bytes), each as a slice.
+ * The initial memory a wasm module's active data segments lay out (their
+ * `i32.const` offsets), or undefined when `bytes` is not such a module.
+ * Tools split a segment at runs of zeros, so an object embedded in the
+ * guest is whole only here, not in the file.
+ */
+export function wasmDataImage(bytes: Uint8Array): Uint8Array | undefined {
+  if (
+    bytes.length < 8 || bytes[0] !== 0 || bytes[1] !== 0x61 ||
+    bytes[2] !== 0x73 || bytes[3] !== 0x6d
+  ) return undefined;
+  let p = 8;
+  const leb = (): number => {
+    let r = 0, shift = 0, b: number;
+    do {
+      if (p >= bytes.length) throw new RangeError("truncated");
+      b = bytes[p++];
+      r += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (b & 0x80);
+    return r;
+  };
+  try {
+    while (p < bytes.length) {
+      const id = bytes[p++];
+      const size = leb();
+      const end = p + size;
+      if (id !== 11) {
+        p = end;
+        continue;
+      }
+      const segs: { at: number; data: Uint8Array }[] = [];
+      let top = 0;
+      for (let n = leb(); n > 0; n--) {
+        const flags = leb();
+        let at = -1;
+        if (flags === 0 || flags === 2) {
+          if (flags === 2) leb(); // memory index
+          if (bytes[p++] !== 0x41) throw new RangeError("offset"); // i32.const
+          // a signed LEB128, read as unsigned: offsets are below 2^31
+          at = leb();
+          if (bytes[p++] !== 0x0b) throw new RangeError("offset end");
+        }
+        const len = leb();
+        if (at >= 0 && at < 2 ** 30) {
+          segs.push({ at, data: bytes.subarray(p, p + len) });
+          top = Math.max(top, at + len);
+        }
+        p += len;
+      }
+      if (top > 2 ** 28) return undefined; // not a guest worth scanning
+      const image = new Uint8Array(top);
+      for (const s of segs) image.set(s.data, s.at);
+      return image;
+    }
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}
+
+/**
+ * The BPF objects (ELF, machine BPF) embedded in `bytes` (a BPF object's
+ * bytes, or the initial memory of a guest whose skeleton holds its
+ * objects: see {@link wasmDataImage}), each as a slice.
  */
 export function embeddedObjects(bytes: Uint8Array): Uint8Array[] {
   const out: Uint8Array[] = [];

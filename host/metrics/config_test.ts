@@ -6,6 +6,7 @@ import {
   embeddedObjects,
   MetricsConfigError,
   parseMetricsConfig,
+  wasmDataImage,
 } from "./config.ts";
 import { testBtf } from "./_test_util.ts";
 
@@ -167,4 +168,54 @@ Deno.test("embedded objects: BPF ELF images inside a wasm file are found", () =>
   assert.equal(found.length, 1);
   assert.equal(found[0].byteOffset, 100);
   assert.equal(found[0].length, 128);
+});
+
+Deno.test("embedded objects: a guest's data segments split at zeros are joined first", () => {
+  const elf = new Uint8Array(128);
+  elf.set([0x7f, 0x45, 0x4c, 0x46, 2, 1]);
+  const v = new DataView(elf.buffer);
+  v.setUint16(18, 247, true);
+  v.setBigUint64(40, 64n, true);
+  v.setUint16(58, 64, true);
+  v.setUint16(60, 1, true);
+  elf.fill(9, 100); // section header bytes, not zero
+  // two active segments at 1024 and 1024+64 (the zeros between left out)
+  const seg = (at: number, data: Uint8Array) => [
+    0,
+    0x41,
+    at & 0x7f | 0x80,
+    at >> 7,
+    0x0b,
+    data.length,
+    ...data,
+  ];
+  const body = [
+    2,
+    ...seg(1024, elf.subarray(0, 62)),
+    ...seg(1088, elf.subarray(64)),
+  ];
+  const wasm = new Uint8Array([
+    0,
+    0x61,
+    0x73,
+    0x6d,
+    1,
+    0,
+    0,
+    0,
+    11,
+    body.length & 0x7f | 0x80,
+    body.length >> 7,
+    ...body,
+  ]);
+  const same = (a: Uint8Array) =>
+    a.length === elf.length && a.every((x, i) => x === elf[i]);
+  // in the file the object is not whole
+  assert.ok(!embeddedObjects(wasm).some(same));
+  const image = wasmDataImage(wasm)!;
+  assert.equal(image.length, 1024 + 128);
+  const found = embeddedObjects(image);
+  assert.equal(found.length, 1);
+  assert.deepEqual(found[0], elf);
+  assert.equal(wasmDataImage(new Uint8Array([1, 2, 3])), undefined);
 });

@@ -26,6 +26,7 @@ export {
   type MetricsConfig,
   MetricsConfigError,
   parseMetricsConfig,
+  wasmDataImage,
 } from "./config.ts";
 
 /** Where to listen: `HOST:PORT`, `:PORT` (every interface), `[v6]:PORT`. */
