@@ -8,7 +8,6 @@
 import assert from "node:assert/strict";
 import {
   assertNoBpfLeaks,
-  bpfNewSince,
   bpfSnapshot,
   buildGuest,
   CLI_PERMISSIONS,
@@ -67,14 +66,17 @@ interface Host {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-async function startHost(args: string[]): Promise<Host> {
+async function startHost(
+  args: string[],
+  listen = "127.0.0.1:0",
+): Promise<Host> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       ...NET,
       `${ROOT}/mod.ts`,
       "--metrics",
-      "127.0.0.1:0",
+      listen,
       ...args,
     ],
     stdout: "piped",
@@ -179,6 +181,14 @@ function execTrue(n: number) {
   }
 }
 
+/** The BPF objects the audit log at `file` records as loaded (then removed). */
+async function loads(file: string): Promise<number> {
+  const text = await Deno.readTextFile(file);
+  await Deno.remove(file);
+  return text.split("\n").filter((l) => l && JSON.parse(l).event === "load")
+    .length;
+}
+
 const COUNTERS = {
   metrics: [
     {
@@ -200,14 +210,16 @@ const COUNTERS = {
 
 Deno.test("metrics: without --allow-net, one line naming the flag, exit 2, nothing loaded", async () => {
   const g = await guests();
-  const before = bpfSnapshot();
-  const r = await runCli(["--metrics", ":0", g.wasm, "poll"]);
+  const audit = await Deno.makeTempFile();
+  const r = await runCli(
+    [`--audit=${audit}`, "--metrics", ":0", g.wasm, "poll"],
+    { permissions: [...CLI_PERMISSIONS, "--allow-write"] },
+  );
   assert.equal(r.code, 2, r.stderr);
   assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
   assert.match(r.stderr, /--allow-net/);
   assert.doesNotMatch(r.stdout, /ready/);
-  const fresh = bpfNewSince(before);
-  assert.equal(fresh.progs.size, 0);
+  assert.equal(await loads(audit), 0);
 });
 
 Deno.test("metrics: a config mistake names the entry, exit 2, before anything loads", async () => {
@@ -233,10 +245,17 @@ Deno.test("metrics: a config mistake names the entry, exit 2, before anything lo
   for (const target of [[g.wasm, "poll"], [g.obj]]) {
     for (const [e, re] of cases) {
       const cfg = await tempJson({ metrics: [e] });
-      const before = bpfSnapshot();
+      const audit = await Deno.makeTempFile();
       const r = await runCli(
-        ["--metrics", "127.0.0.1:0", "--metrics-config", cfg, ...target],
-        { permissions: NET },
+        [
+          `--audit=${audit}`,
+          "--metrics",
+          "127.0.0.1:0",
+          "--metrics-config",
+          cfg,
+          ...target,
+        ],
+        { permissions: [...NET, "--allow-write"] },
       );
       await Deno.remove(cfg);
       assert.equal(r.code, 2, `${target[0]}: ${r.stderr}`);
@@ -247,7 +266,7 @@ Deno.test("metrics: a config mistake names the entry, exit 2, before anything lo
       );
       assert.match(r.stderr, re);
       assert.doesNotMatch(r.stderr, /metrics at/);
-      assert.equal(bpfNewSince(before).progs.size, 0);
+      assert.equal(await loads(audit), 0);
     }
   }
 });
@@ -276,6 +295,28 @@ Deno.test("metrics: GET /metrics only; the port is freed when the guest ends", a
   assert.equal(st.code, 124);
   assert.ok(await portClosed(host.port), "the port is still open");
   await assertNoBpfLeaks(before);
+});
+
+Deno.test("metrics: ':PORT' listens on every interface and prints the address once", async () => {
+  const g = await guests();
+  await using host = await startHost(["--timeout", "10", g.obj], ":0");
+  assert.match(host.url, /^http:\/\/0\.0\.0\.0:\d+\/metrics$/);
+  assert.equal(host.stderr().match(/metrics at/g)?.length, 1);
+  // the server listens before the object loads: wait for it
+  const end = Date.now() + 10_000;
+  while (
+    value(
+      await scrape(`http://127.0.0.1:${host.port}/metrics`),
+      "wasm_bpf_objects_loaded_total",
+      { guest: "metrics.bpf.o" },
+    ) !== 1
+  ) {
+    assert.ok(Date.now() < end, host.stderr());
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  host.child.kill("SIGTERM");
+  assert.equal((await host.status).code, 143);
+  assert.ok(await portClosed(host.port), "the port is still open");
 });
 
 Deno.test("metrics: a guest-written map key cannot inject a line or a series", async () => {
