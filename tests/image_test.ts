@@ -666,6 +666,36 @@ Deno.test({
     assert.equal(help.stderr, "", "deno wrote to stderr (downloading?)");
     console.log(`image: podman run --help: ${ms.toFixed(0)} ms`);
 
+    // --max-memory runs the guest in a process of its own (the entrypoint's
+    // --allow-run=/usr/bin/deno, host/child.ts from DENO_DIR), pulled by
+    // reference into the writable cache, named by its reference
+    const apart = await sh("podman", [
+      ...podman.args,
+      "run",
+      "--rm",
+      ...podman.runArgs,
+      "--read-only",
+      "--tmpfs",
+      "/var/cache",
+      "--network",
+      "host",
+      "--cap-drop",
+      "ALL",
+      image,
+      "--max-memory",
+      "64",
+      "--timeout",
+      "1",
+      app,
+      "sleep",
+      "10",
+    ]);
+    assert.equal(apart.code, 124, apart.stderr);
+    assert.match(
+      apart.stderr,
+      new RegExp(`^wasm-bpf: ${app.replace(/\./g, "\\.")}: .*time limit`, "m"),
+    );
+
     // with --metrics (part of the CLI when its --help says so), as the
     // DaemonSet runs it
     const metricsPort = help.stdout.includes("--metrics HOST:PORT")
