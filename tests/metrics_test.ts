@@ -69,8 +69,10 @@ interface Host {
 async function startHost(
   args: string[],
   listen = "127.0.0.1:0",
+  env?: Record<string, string>,
 ): Promise<Host> {
   const child = new Deno.Command(Deno.execPath(), {
+    env,
     args: [
       "run",
       ...NET,
@@ -348,6 +350,24 @@ Deno.test("metrics: a guest-written map key cannot inject a line or a series", a
     }),
     2,
   );
+});
+
+Deno.test("metrics: a guest in a Worker (no native watchdog) feeds the server too", async () => {
+  const g = await guests();
+  const cfg = await tempJson(COUNTERS);
+  await using host = await startHost(
+    ["--metrics-config", cfg, "--timeout", "5", g.wasm, "inject"],
+    "127.0.0.1:0",
+    { WASM_BPF_WATCHDOG: "off" },
+  );
+  await host.waitOut(/ready/);
+  const text = await scrape(host.url);
+  await Deno.remove(cfg);
+  assert.equal(
+    value(text, "wasm_bpf_map_operations_total", { op: "update" }),
+    2,
+  );
+  assert.equal(value(text, "execs_total", { comm: 'a\\\\\\"b' }), 3);
 });
 
 Deno.test("metrics: a guest filling a map gets maxSeries series and a count of the rest", async () => {
