@@ -71,6 +71,7 @@ export const O = {
 /** `struct open_how.resolve` bits. */
 export const Resolve = {
   NO_MAGICLINKS: 0x02,
+  NO_SYMLINKS: 0x04,
   BENEATH: 0x08,
 } as const;
 

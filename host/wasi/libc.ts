@@ -30,6 +30,19 @@ export const LIBC_SYMBOLS = {
     ],
     result: "i64",
   },
+  // long syscall(long number = 321 (SYS_bpf), int cmd,
+  //   union bpf_attr *attr, unsigned int size): the host's pins
+  //   (host/pins.ts) made and removed beneath a directory fd
+  bpf: {
+    name: "syscall",
+    parameters: [
+      "i64", // number
+      "i64", // cmd
+      "buffer", // attr
+      "i64", // size
+    ],
+    result: "i64",
+  },
   // int close(int fd)
   close: {
     parameters: [
@@ -285,6 +298,8 @@ export type Libc = {
 
 /** The system call number of `openat2` on x86-64. */
 export const SYS_OPENAT2 = 437;
+/** The system call number of `bpf` on x86-64. */
+export const SYS_BPF = 321;
 
 let lib: Libc | undefined;
 let errnoView: Deno.UnsafePointerView | undefined;
