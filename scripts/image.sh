@@ -7,6 +7,7 @@
 #
 #   scripts/image.sh [-o DIR]                     # build; prints the layout's dir
 #   scripts/image.sh --push REF [--insecure]      # and copy it to a registry (skopeo)
+#   scripts/image.sh --rebuild                    # build again though the inputs are unchanged
 #
 # stdout: the layout's directory, then with --push the pinned REF@sha256:...
 # Needs root (or user namespaces): DENO_DIR is filled by the image's own

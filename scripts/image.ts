@@ -7,10 +7,11 @@
  * `deno cache` inside the image's own root (chroot), so the container starts
  * offline without compiling. Nothing else: no shell, no package manager.
  *
- *   deno run -A scripts/image.ts [--push REF] [--insecure] [-o DIR]
+ *   deno run -A scripts/image.ts [--push REF] [--insecure] [-o DIR] [--rebuild]
  *
  * The layout is kept in build/image/KEY (KEY: a digest of every input), so
- * an unchanged tree gives the same image at once. `-o DIR` copies it to DIR.
+ * an unchanged tree gives the same image at once (`--rebuild` builds it
+ * again; the same inputs give the same bytes). `-o DIR` copies it to DIR.
  * `--push REF` copies it to a registry with skopeo. stdout: the layout's
  * directory, then (with --push) `REF@sha256:...`.
  *

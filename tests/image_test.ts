@@ -274,6 +274,9 @@ Deno.test({
     assert.ok(BUILT);
     await using reg = await startRegistry();
     const ref = `${reg.host}/wasm-bpf/host:test`;
+    // the tree as it is now (the build at load may predate an edit)
+    const built = await imageSh([]);
+    assert.equal(built.code, 0, built.stderr);
     const pushed = await imageSh(["--push", ref]);
     assert.equal(pushed.code, 0, pushed.stderr);
     // unchanged inputs: the build is reused, the same image comes out
@@ -283,7 +286,7 @@ Deno.test({
       `a cached image.sh took ${pushed.seconds} s`,
     );
     const [dir, pinned] = pushed.stdout.trim().split("\n");
-    assert.equal(dir, BUILT.dir);
+    assert.equal(dir, built.stdout.trim());
     assert.match(
       pinned,
       new RegExp(`^${reg.host}/wasm-bpf/host@sha256:[0-9a-f]{64}$`),
@@ -472,11 +475,15 @@ Deno.test({
   async fn() {
     assert.ok(BUILT);
     // a second build of the same inputs, not taken from the cache
+    const first = await imageSh([]);
+    assert.equal(first.code, 0, first.stderr);
     const copy = `${TEMP}/again`;
     const out = await imageSh(["--rebuild", "-o", copy]);
     assert.equal(out.code, 0, out.stderr);
     assert.match(out.stderr, /built in/);
-    const a = JSON.parse(await Deno.readTextFile(`${BUILT.dir}/index.json`));
+    const a = JSON.parse(
+      await Deno.readTextFile(`${first.stdout.trim()}/index.json`),
+    );
     const b = JSON.parse(await Deno.readTextFile(`${copy}/index.json`));
     assert.equal(a.manifests[0].digest, b.manifests[0].digest);
     // -o refuses to empty a directory that is not an image layout
