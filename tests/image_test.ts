@@ -163,6 +163,8 @@ async function probePodman(): Promise<Podman | string> {
       "run",
       "--rm",
       ...runArgs,
+      "--network",
+      "none",
       `oci:${BUILT.dir}:latest`,
       "--help",
     ]);
