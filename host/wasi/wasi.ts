@@ -167,12 +167,25 @@ interface Entry {
   inheriting: bigint;
   /** stdio: a host fd shared with the host (flags are only recorded). */
   stdio: boolean;
+  /**
+   * stdio output: whether writes wait for room first (a pipe, socket or
+   * terminal; not a regular file or block device). Looked up on first write.
+   */
+  waitsForRoom?: boolean;
+}
+
+/** Whether st_mode is a regular file or a block device (never full). */
+function isFile(mode: number): boolean {
+  const type = mode & 0o170000;
+  return type === 0o100000 || type === 0o060000;
 }
 
 const STDIO_RIGHTS = (1n << 0n) | (1n << 1n) | (1n << 3n) | (1n << 4n) |
   (1n << 6n) | (1n << 21n) | (1n << 27n);
 const POLLIN = 1, POLLOUT = 4, POLLHUP = 0x10, POLLNVAL = 0x20;
 const NS = 1_000_000_000n;
+/** The most bytes a write to a pipe that polled writable takes at once. */
+const PIPE_BUF = 4096;
 const MAX_FDS = 4096;
 const enc = new TextEncoder();
 
@@ -1041,15 +1054,21 @@ export class Wasi {
         return 0;
       }
       if (e.host < 0) return Errno.BADF;
+      // a pipe, socket or terminal may be full (nobody reading): wait for
+      // room interruptibly, then write at most PIPE_BUF, which a pipe that
+      // polled writable takes without blocking; files are written at once
+      const waits = e.waitsForRoom ??= !isFile(fstatMode(e.host));
+      const len = waits ? Math.min(data.length, PIPE_BUF) : data.length;
       for (;;) {
-        const r = Number(libc().write(e.host, data, data.length));
+        if (waits) this.#waitFd(e, POLLOUT);
+        const r = Number(libc().write(e.host, data, len));
         if (r >= 0) {
           this.#u32(out, r);
           return 0;
         }
         const err = errno();
         if (err !== 11 && err !== 4) failFromErrno();
-        this.#waitFd(e, POLLOUT);
+        if (!waits) this.#waitFd(e, POLLOUT);
       }
     }
     const c = libc();
