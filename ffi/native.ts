@@ -96,6 +96,7 @@ const LIBBPF_SYMBOLS = {
   bpf_map__pin_path: { parameters: ["pointer"], result: "pointer" },
   bpf_map__is_pinned: { parameters: ["pointer"], result: "bool" },
   bpf_map__unpin: { parameters: ["pointer", "pointer"], result: "i32" },
+  bpf_map__set_pin_path: { parameters: ["pointer", "pointer"], result: "i32" },
   bpf_map_lookup_elem_flags: {
     parameters: ["i32", "usize", "usize", "u64"],
     result: "i32",
@@ -278,6 +279,10 @@ export function addr(p: Deno.PointerValue): number {
 
 const FAST_SYMBOLS = {
   wasm_bpf_fast_version: { parameters: [], result: "i32" },
+  wasm_bpf_fast_map_op: {
+    parameters: ["i32", "i32", "u32", "u32", "u32", "u32", "u32", "u32"],
+    result: "i32",
+  },
   wasm_bpf_fast_map_op_abs: {
     parameters: ["i32", "i32", "u32", "u32", "u32", "u32", "u32", "u32", "u32"],
     result: "i32",

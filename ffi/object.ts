@@ -367,6 +367,14 @@ export class BpfMap {
     assertOpen(this.#obj);
     return bpf().bpf_map__is_pinned(this.#ptr);
   }
+  /**
+   * Forgets the pin path (before load): libbpf then neither pins the map
+   * nor reuses a pin by path; the caller pins it itself (host/pins.ts).
+   */
+  clearPinPath(): void {
+    assertOpen(this.#obj);
+    bpf().bpf_map__set_pin_path(this.#ptr, null);
+  }
   /** Removes the map's pin at {@link pinPath}; 0 or -errno. */
   unpin(): number {
     assertOpen(this.#obj);
@@ -378,9 +386,57 @@ export class BpfMap {
   }
   /** Size of the buffer a lookup writes: per-CPU maps need a slot per CPU. */
   get valueBufferSize(): number {
-    return this.perCpu
-      ? Math.ceil(this.valueSize / 8) * 8 * numPossibleCpus()
-      : this.valueSize;
+    // the host asks on every map operation: computed once per value size
+    if (this.#bufferFor !== this.valueSize) {
+      this.#bufferSize = this.perCpu
+        ? Math.ceil(this.valueSize / 8) * 8 * numPossibleCpus()
+        : this.valueSize;
+      this.#bufferFor = this.valueSize;
+    }
+    return this.#bufferSize;
+  }
+  #bufferFor = -1;
+  #bufferSize = 0;
+
+  /**
+   * A raw operation ({@link MapCommand}) on addresses inside one block of
+   * memory (a guest's): `key`, `value` and `next` are byte offsets from
+   * the block's address, given as its low and high 32 bits (offset 0:
+   * NULL), which the caller has checked against the block's size. 0 or
+   * -errno. With the fast path every argument is a 32-bit integer (V8's
+   * fast FFI call, no address arithmetic here).
+   */
+  operateIn(
+    cmd: number,
+    baseLo: number,
+    baseHi: number,
+    key: number,
+    value: number,
+    next: number,
+    flags: number,
+  ): number {
+    const fd = this.fd;
+    const fast = fastPath();
+    if (fast && flags >= 0 && flags < 4294967296) {
+      return fast.wasm_bpf_fast_map_op(
+        fd,
+        cmd,
+        baseLo,
+        baseHi,
+        key,
+        value,
+        next,
+        flags,
+      );
+    }
+    const base = baseHi * 4294967296 + baseLo;
+    return this.#raw(
+      cmd,
+      key ? base + key : 0,
+      value ? base + value : 0,
+      next ? base + next : 0,
+      flags,
+    );
   }
 
   /** Lookup at raw addresses; 0 or -errno. */

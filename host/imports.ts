@@ -10,7 +10,7 @@
 import { Errno } from "../ffi/mod.ts";
 import { failure } from "./errors.ts";
 import { attachProgram, loadObject } from "./load.ts";
-import { mapOperate } from "./maps.ts";
+import { mapOperate, splitFlags } from "./maps.ts";
 import { closeObject, mapFdByName } from "./objects.ts";
 import { exportFn, poll, pollBatch, tableFn } from "./poll.ts";
 import type { Session } from "./session.ts";
@@ -69,22 +69,23 @@ export function abiImports(s: Session): WebAssembly.Imports {
           EINVAL,
           () => mapFdByName(s, handle, name),
         ),
-      wasm_bpf_map_operate: (
+      // the hot path: no closure per call, unlike the other imports, and
+      // the i64 flags arrive as a number (no BigInt per call)
+      wasm_bpf_map_operate: splitFlags((
         fd: number,
         cmd: number,
         key: number,
         value: number,
         next: number,
-        flags: bigint,
+        flags: number,
       ): number => {
-        // the hot path: no closure per call, unlike the other imports
         if (s.closed) return EINVAL;
         try {
           return mapOperate(s, fd, cmd, key, value, next, flags);
         } catch (e) {
           return failure(s, "wasm_bpf_map_operate", EINVAL, e);
         }
-      },
+      }),
     },
     [s.options.callbackModule ?? "callback-wrapper"]: {
       wasm_bpf_buffer_poll: (

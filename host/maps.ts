@@ -80,6 +80,97 @@ function checkCarriedFd(s: Session, v: MapSlot, value: number): void {
   }
 }
 
+/**
+ * Checks that `[ptr, ptr+len)` lies in the guest's memory of `size` bytes
+ * (as last looked at) and is not NULL; on a miss GuestMemory.check looks
+ * again (a shared memory grows without notice) and throws the fault.
+ */
+function inside(
+  s: Session,
+  ptr: number,
+  len: number,
+  size: number,
+  what: string,
+  of: string,
+): void {
+  const p = ptr >>> 0;
+  if (p === 0 || p + len > size) s.mem.check(ptr, len, what, of);
+}
+
+/**
+ * A wasm function, from this text, that calls `host.op` with the i64
+ * flags split into two i32 halves (low, high):
+ *
+ * ```wat
+ * (module
+ *   (import "host" "op" (func $op (param i32 i32 i32 i32 i32 i32 i32) (result i32)))
+ *   (func (export "wasm_bpf_map_operate")
+ *     (param $fd i32) (param $cmd i32) (param $key i32) (param $value i32)
+ *     (param $next i32) (param $flags i64) (result i32)
+ *     (call $op (local.get $fd) (local.get $cmd) (local.get $key)
+ *       (local.get $value) (local.get $next)
+ *       (i32.wrap_i64 (local.get $flags))
+ *       (i32.wrap_i64 (i64.shr_u (local.get $flags) (i64.const 32))))))
+ * ```
+ */
+const SPLIT_FLAGS =
+  "AGFzbQEAAAABFgJgB39/f39/f38Bf2AGf39/f39+AX8CCwEEaG9zdAJvcAAAAwIBAQcYARR3YXNtX2JwZl9tYXBfb3BlcmF0ZQABChkBFwAgACABIAIgAyAEIAWnIAVCIIinEAAL";
+let splitModule: WebAssembly.Module | undefined;
+
+/**
+ * `op` as the `wasm_bpf_map_operate` import: a JavaScript import with an
+ * i64 parameter gets a new BigInt on every call, so the guest calls a wasm
+ * function that splits the flags and calls `op` with them as a number
+ * (the value `Number(flags)` would give). Called from JavaScript, it
+ * takes the flags as a bigint, as the import does.
+ */
+export function splitFlags(
+  op: (
+    fd: number,
+    cmd: number,
+    key: number,
+    value: number,
+    next: number,
+    flags: number,
+  ) => number,
+): (
+  fd: number,
+  cmd: number,
+  key: number,
+  value: number,
+  next: number,
+  flags: bigint,
+) => number {
+  splitModule ??= new WebAssembly.Module(
+    Uint8Array.from(atob(SPLIT_FLAGS), (c) => c.charCodeAt(0)),
+  );
+  const join = (
+    fd: number,
+    cmd: number,
+    key: number,
+    value: number,
+    next: number,
+    lo: number,
+    hi: number,
+  ) =>
+    op(
+      fd,
+      cmd,
+      key,
+      value,
+      next,
+      hi === 0
+        ? lo >>> 0
+        : Number(BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo >>> 0))),
+    );
+  const instance = new WebAssembly.Instance(splitModule, {
+    host: { op: join },
+  });
+  return instance.exports.wasm_bpf_map_operate as ReturnType<
+    typeof splitFlags
+  >;
+}
+
 /** `wasm_bpf_map_operate`: 0 or -errno. */
 export function mapOperate(
   s: Session,
@@ -88,7 +179,7 @@ export function mapOperate(
   key: number,
   value: number,
   next: number,
-  flags: bigint,
+  flags: number,
 ): number {
   const v = s.objects.map(fd);
   if (!v) {
@@ -101,43 +192,72 @@ export function mapOperate(
   const mem = s.mem;
   const name = map.name;
   const ks = map.keySize;
-  const f = Number(flags);
-  // bounds first (the messages are built only on failure), then policy;
-  // `address` checks and gives the native address of a guest pointer
+  const f = flags;
+  // bounds first (inline; GuestMemory.check builds the fault on a miss),
+  // then policy; the operation takes offsets from the memory's address
+  const size = mem.size;
   switch (cmd) {
     case MapCommand.LOOKUP_ELEM: {
-      const k = mem.address(key, ks, "lookup in map: key of", name);
-      const val = mem.address(
+      inside(s, key, ks, size, "lookup in map: key of", name);
+      inside(
+        s,
         value,
         map.valueBufferSize,
+        size,
         "lookup in map: value of",
         name,
       );
-      return map.lookupRaw(k, val, f);
+      return map.operateIn(
+        cmd,
+        mem.baseLo,
+        mem.baseHi,
+        key >>> 0,
+        value >>> 0,
+        0,
+        f,
+      );
     }
     case MapCommand.UPDATE_ELEM: {
-      const k = mem.address(key, ks, "update of map: key of", name);
-      const val = mem.address(
+      inside(s, key, ks, size, "update of map: key of", name);
+      inside(
+        s,
         value,
         map.valueBufferSize,
+        size,
         "update of map: value of",
         name,
       );
       s.policy.checkMapWrite(name, "update");
       if (v.carries) checkCarriedFd(s, v, value);
       if (s.auditing) s.audit({ event: "map_update", map: name });
-      return map.updateRaw(k, val, f);
+      return map.operateIn(
+        cmd,
+        mem.baseLo,
+        mem.baseHi,
+        key >>> 0,
+        value >>> 0,
+        0,
+        f,
+      );
     }
     case MapCommand.DELETE_ELEM: {
-      const k = mem.address(key, ks, "delete from map: key of", name);
+      inside(s, key, ks, size, "delete from map: key of", name);
       s.policy.checkMapWrite(name, "delete");
       if (s.auditing) s.audit({ event: "map_delete", map: name });
-      return map.deleteRaw(k, f);
+      return map.operateIn(cmd, mem.baseLo, mem.baseHi, key >>> 0, 0, 0, f);
     }
     case MapCommand.GET_NEXT_KEY: {
-      const k = key === 0 ? 0 : mem.address(key, ks, "next key: key of", name);
-      const n = mem.address(next, ks, "next key: next key of", name);
-      return map.nextKeyRaw(k, n);
+      if (key !== 0) inside(s, key, ks, size, "next key: key of", name);
+      inside(s, next, ks, size, "next key: next key of", name);
+      return map.operateIn(
+        cmd,
+        mem.baseLo,
+        mem.baseHi,
+        key >>> 0,
+        0,
+        next >>> 0,
+        0,
+      );
     }
     default:
       s.debug(`wasm_bpf_map_operate: unknown command ${cmd}`);

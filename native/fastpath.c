@@ -15,7 +15,13 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <stddef.h>
 #include <unistd.h>
+
+/* The map-element commands read map_fd, key, value/next_key and flags:
+ * only those bytes are zeroed and passed (as libbpf does), so the kernel
+ * copies 32 bytes per call instead of the whole union. */
+#define ELEM_ATTR_SZ (offsetof(union bpf_attr, flags) + sizeof(__u64))
 
 /* 1 lookup, 2 update, 3 delete, 4 get-next-key (the ABI's numbering) */
 int wasm_bpf_fast_map_op(int fd, int cmd, uint32_t base_lo, uint32_t base_hi,
@@ -30,7 +36,7 @@ int wasm_bpf_fast_map_op(int fd, int cmd, uint32_t base_lo, uint32_t base_hi,
 
 	if (cmd < 1 || cmd > 4)
 		return -EINVAL;
-	memset(&attr, 0, sizeof(attr));
+	memset(&attr, 0, ELEM_ATTR_SZ);
 	attr.map_fd = fd;
 	attr.key = key ? base + key : 0;
 	if (cmd == 4)
@@ -38,7 +44,7 @@ int wasm_bpf_fast_map_op(int fd, int cmd, uint32_t base_lo, uint32_t base_hi,
 	else if (cmd != 3)
 		attr.value = base + value;
 	attr.flags = flags;
-	if (syscall(__NR_bpf, cmds[cmd], &attr, sizeof(attr)) < 0)
+	if (syscall(__NR_bpf, cmds[cmd], &attr, ELEM_ATTR_SZ) < 0)
 		return -errno;
 	return 0;
 }
@@ -59,7 +65,7 @@ int wasm_bpf_fast_map_op_abs(int fd, int cmd, uint32_t key_lo, uint32_t key_hi,
 
 	if (cmd < 1 || cmd > 4)
 		return -EINVAL;
-	memset(&attr, 0, sizeof(attr));
+	memset(&attr, 0, ELEM_ATTR_SZ);
 	attr.map_fd = fd;
 	attr.key = key;
 	if (cmd == 4)
@@ -67,7 +73,7 @@ int wasm_bpf_fast_map_op_abs(int fd, int cmd, uint32_t key_lo, uint32_t key_hi,
 	else if (cmd != 3)
 		attr.value = value;
 	attr.flags = flags;
-	if (syscall(__NR_bpf, cmds[cmd], &attr, sizeof(attr)) < 0)
+	if (syscall(__NR_bpf, cmds[cmd], &attr, ELEM_ATTR_SZ) < 0)
 		return -errno;
 	return 0;
 }
