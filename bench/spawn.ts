@@ -10,7 +10,9 @@
  * `spawn()` of the bootstrap example with 1 and with 10 guests. A unique
  * copy of /bin/true is executed every 2 ms until every guest printed an
  * EXEC line naming it. Memory is each process's peak RSS (VmHWM) after
- * 1 s; "per extra guest" is (total for 10 − total for 1) ÷ 9. Ratios are
+ * 1 s, and its PSS then (shared pages, such as the deno binary's code,
+ * divided among the processes that map them, so a sum counts them once);
+ * "per extra guest" is (total for 10 − total for 1) ÷ 9. Ratios are
  * paired per round (this round's wasm ÷ this round's native), then the
  * median and the spread (min–max) of the rounds are printed.
  *
@@ -77,6 +79,16 @@ async function build() {
   Deno.chmodSync(`${OUT}/spawn-trigger`, 0o755);
 }
 
+/**
+ * Proportional set size (kB): the process's private pages plus its share
+ * of pages other processes map too (the deno binary's code, libraries),
+ * so that a sum over processes counts shared pages once.
+ */
+function pssKb(pid: number): number {
+  const r = Deno.readTextFileSync(`/proc/${pid}/smaps_rollup`);
+  return Number(/^Pss:\s+(\d+)/m.exec(r)?.[1]);
+}
+
 function vmKb(pid: number, field: "VmHWM" | "VmRSS"): number {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);
   return Number(new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(status)?.[1]);
@@ -110,6 +122,7 @@ function watch(stream: ReadableStream<Uint8Array>, onEvent: () => void) {
 interface Sample {
   startupMs: number; // median over the guests of this start
   totalKb: number; // sum of the processes' VmHWM
+  pssKb: number; // sum of the processes' PSS after 1 s
 }
 
 async function runNative(): Promise<Sample> {
@@ -123,9 +136,10 @@ async function runNative(): Promise<Sample> {
   await triggerUntil(() => at > 0);
   await new Promise((r) => setTimeout(r, 1000));
   const kb = vmKb(child.pid, "VmHWM");
+  const pss = pssKb(child.pid);
   child.kill("SIGINT");
   await child.status;
-  return { startupMs: at - t0, totalKb: kb };
+  return { startupMs: at - t0, totalKb: kb, pssKb: pss };
 }
 
 async function runSpawned(n: number): Promise<Sample> {
@@ -140,10 +154,15 @@ async function runSpawned(n: number): Promise<Sample> {
   await triggerUntil(() => at.every((t) => t > 0));
   await new Promise((r) => setTimeout(r, 1000));
   const totalKb = guests.reduce((s, g) => s + vmKb(g.pid, "VmHWM"), 0);
+  const pss = guests.reduce((s, g) => s + pssKb(g.pid), 0);
   for (const g of guests) g.kill("SIGINT");
   await Promise.all(guests.map((g) => g.status));
   const times = at.map((t) => t - t0).sort((a, b) => a - b);
-  return { startupMs: times[Math.floor(times.length / 2)], totalKb };
+  return {
+    startupMs: times[Math.floor(times.length / 2)],
+    totalKb,
+    pssKb: pss,
+  };
 }
 
 const median = (xs: number[]) => {
@@ -210,6 +229,29 @@ rows.push([
   median(memNative).toFixed(1),
   median(extra).toFixed(1),
   `${median(extraRatio).toFixed(2)}× (${spread(extraRatio)})`,
+]);
+// shared pages counted once: what each guest really adds to the machine
+const pssNative = col("native", (s) => s.pssKb / 1024);
+const pss1 = col("spawn x1", (s) => s.pssKb / 1024);
+const pss10 = col("spawn x10", (s) => s.pssKb / 1024);
+const pssRatio = pss1.map((v, i) => v / pssNative[i]);
+rows.push([
+  "spawn x1",
+  "PSS of the guest's process (after 1 s)",
+  "MiB",
+  median(pssNative).toFixed(1),
+  median(pss1).toFixed(1),
+  `${median(pssRatio).toFixed(2)}× (${spread(pssRatio)})`,
+]);
+const extraPss = pss10.map((v, i) => (v - pss1[i]) / 9);
+const extraPssRatio = extraPss.map((v, i) => v / pssNative[i]);
+rows.push([
+  "spawn x10",
+  "PSS each extra guest adds",
+  "MiB",
+  median(pssNative).toFixed(1),
+  median(extraPss).toFixed(1),
+  `${median(extraPssRatio).toFixed(2)}× (${spread(extraPssRatio)})`,
 ]);
 const header = ["case", "metric", "unit", "native", "wasm", "ratio (spread)"];
 const widths = header.map((h, i) =>
