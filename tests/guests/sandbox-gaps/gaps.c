@@ -102,7 +102,8 @@ static int do_print(void)
 	line[sizeof(line) - 2] = '\n';
 	fprintf(stderr, "ready\n");
 	for (;;)
-		fputs(line, stdout);
+		if (fputs(line, stdout) == EOF)
+			return 1; /* the reader is gone */
 }
 
 int main(int argc, char **argv)
