@@ -201,21 +201,68 @@ function open<S extends Deno.ForeignLibraryInterface>(
   }
 }
 
+const DL_SYMBOLS = {
+  dlopen: { parameters: ["buffer", "i32"], result: "pointer" },
+  dlsym: { parameters: ["pointer", "buffer"], result: "pointer" },
+} as const;
+let dl: Deno.DynamicLibrary<typeof DL_SYMBOLS>["symbols"] | null | undefined;
+const handles = new Map<string, Deno.PointerValue>();
+
+/**
+ * `name` of the library at `path` as a plain function pointer call, or
+ * undefined (then Deno.dlopen binds it, and reports what is missing).
+ * Making one costs ~0.04 ms where a Deno.dlopen symbol costs ~0.2 ms (it
+ * builds a fast-call trampoline); a call costs ~1.5 µs more: for symbols
+ * a run calls a few times.
+ */
+function coldSymbol(
+  path: string,
+  name: string,
+  def: Deno.ForeignFunction,
+): ((...args: unknown[]) => unknown) | undefined {
+  if (dl === undefined) {
+    try {
+      dl = Deno.dlopen(envPath("WASM_BPF_LIBC", "libc.so.6"), DL_SYMBOLS)
+        .symbols;
+    } catch {
+      dl = null;
+    }
+  }
+  if (!dl) return undefined;
+  let handle = handles.get(path);
+  if (handle === undefined) {
+    handle = dl.dlopen(cstr(path), 1 /* RTLD_LAZY */);
+    handles.set(path, handle);
+  }
+  if (!handle) return undefined;
+  const p = dl.dlsym(handle, cstr(name));
+  if (!p) return undefined;
+  const fn = new Deno.UnsafeFnPointer(p as Deno.PointerObject<typeof def>, def);
+  return (...args) => fn.call(...(args as never[]));
+}
+
 /**
  * The symbols of `table` from `path`, each bound on its first use: Deno
  * builds a call trampoline and a function per symbol (~0.2 ms each), and a
- * run uses about half of them. `probe` is bound at once, so that a missing
+ * run uses about half of them. Symbols not in `hot` (those called once or
+ * a few times per object) are called through their address instead, which
+ * is cheaper to set up. `probe` is bound at once, so that a missing
  * library fails here, as before.
  */
 function lazy<S extends Deno.ForeignLibraryInterface>(
   path: string,
   table: S,
   probe: keyof S & string,
+  hot: ReadonlySet<string>,
   hint: string,
 ): Deno.DynamicLibrary<S>["symbols"] {
   const out = {} as Record<string, unknown>;
   const bind = (name: string) => {
-    const value = open(path, { [name]: table[name] }, hint)[name];
+    const def = table[name] as Deno.ForeignFunction;
+    const value =
+      (name !== probe && !hot.has(name)
+        ? coldSymbol(path, name, def)
+        : undefined) ?? open(path, { [name]: def }, hint)[name];
     Object.defineProperty(out, name, { value, enumerable: true });
     return value;
   };
@@ -230,12 +277,28 @@ function lazy<S extends Deno.ForeignLibraryInterface>(
   return out as Deno.DynamicLibrary<S>["symbols"];
 }
 
+/** libbpf symbols called per map operation or per poll. */
+const LIBBPF_HOT: ReadonlySet<string> = new Set([
+  "bpf_map_lookup_elem_flags",
+  "bpf_map_update_elem",
+  "bpf_map_delete_elem_flags",
+  "bpf_map_get_next_key",
+  "perf_buffer__consume",
+]);
+/** libc symbols called per poll or per wake-up. */
+const LIBC_HOT: ReadonlySet<string> = new Set([
+  "epoll_wait",
+  "read",
+  "write",
+]);
+
 /** libbpf's symbols, opening the library on first use. */
 export function bpf(): Libbpf {
   return libbpf ??= lazy(
     envPath("WASM_BPF_LIBBPF", "libbpf.so.1"),
     LIBBPF_SYMBOLS,
     "libbpf_num_possible_cpus",
+    LIBBPF_HOT,
     "install it with 'apt-get install libbpf1' (Debian/Ubuntu), or point WASM_BPF_LIBBPF at a libbpf.so.1 (version 1.x)",
   ) as Libbpf;
 }
@@ -246,6 +309,7 @@ export function c(): Libc {
     envPath("WASM_BPF_LIBC", "libc.so.6"),
     LIBC_SYMBOLS,
     "__errno_location",
+    LIBC_HOT,
     "set WASM_BPF_LIBC to the C library's path if it is not libc.so.6",
   ) as Libc;
 }
@@ -364,7 +428,14 @@ export function watchdog(): Watchdog | null {
     path = envPath("WASM_BPF_WATCHDOG", path);
     if (path && path !== "off") {
       try {
-        const lib = Deno.dlopen(path, WATCHDOG_SYMBOLS).symbols;
+        // each called once a run: through their addresses (see lazy)
+        const lib = lazy(
+          path,
+          WATCHDOG_SYMBOLS,
+          "wasm_bpf_watchdog_version",
+          new Set(),
+          "",
+        ) as Watchdog;
         if (lib.wasm_bpf_watchdog_version() === 2) watchdogLib = lib;
       } catch { /* absent or not built: a Worker it is */ }
     }
