@@ -31,6 +31,7 @@ export {
   realPath,
   sameFile,
 } from "./sys.ts";
+export { MapFd } from "./map_fd.ts";
 export {
   type BufferReader,
   openBufferReader,
