@@ -1054,13 +1054,17 @@ export class Wasi {
         return 0;
       }
       if (e.host < 0) return Errno.BADF;
-      // a pipe, socket or terminal may be full (nobody reading): wait for
-      // room interruptibly, then write at most PIPE_BUF, which a pipe that
-      // polled writable takes without blocking; files are written at once
+      // a pipe, socket or terminal may be full (nobody reading): when it
+      // is, wait for room interruptibly (a stopped guest is unwound there;
+      // one that can still write may, e.g. after its -EINTR), then write at
+      // most PIPE_BUF, which a pipe that polled writable takes without
+      // blocking; files are written at once
       const waits = e.waitsForRoom ??= !isFile(fstatMode(e.host));
       const len = waits ? Math.min(data.length, PIPE_BUF) : data.length;
       for (;;) {
-        if (waits) this.#waitFd(e, POLLOUT);
+        if (waits && !this.#pollNow(e.host, POLLOUT)) {
+          this.#waitFd(e, POLLOUT);
+        }
         const r = Number(libc().write(e.host, data, len));
         if (r >= 0) {
           this.#u32(out, r);
