@@ -6,7 +6,6 @@
  */
 import {
   BpfError,
-  type BpfMap,
   BpfObject,
   Errno,
   isRoot,
@@ -17,6 +16,7 @@ import { inspectPrograms, type ProgramInfo } from "../objfile/inspect.ts";
 import { validateBpfObject } from "../objfile/validate.ts";
 import { AbiError } from "./errors.ts";
 import { carriedFd } from "./maps.ts";
+import { ObjectPins } from "./pins.ts";
 import { actingHelpers, type PolicyChecks } from "./policy.ts";
 import type { Session } from "./session.ts";
 
@@ -78,8 +78,8 @@ export interface CheckedObject {
   programs: ProgramInfo[];
   /** Its maps' estimated kernel memory. */
   heldBytes: number;
-  /** Maps pinned at load. */
-  pins: BpfMap[];
+  /** Maps pinned at load (beneath the granted directory's fd). */
+  pins: ObjectPins | undefined;
 }
 
 /**
@@ -116,8 +116,15 @@ export function openAndLoad(
       })),
       checks.heldBytes,
     );
+    // libbpf would pin (or reuse a pin) by path after this check, racing
+    // whoever can change the path: the host pins beneath an fd instead
+    const wanted = obj.maps.filter((m) => m.pinPath !== undefined).map((m) => {
+      const path = m.pinPath!;
+      m.clearPinPath();
+      return { map: m, name: path.slice(path.lastIndexOf("/") + 1) };
+    });
     obj.load();
-    const pins = obj.maps.filter((m) => m.pinPath !== undefined && m.pinned);
+    const pins = ObjectPins.pin(name, checks.policy.pinRootDir, wanted);
     return { obj, programs, heldBytes, pins };
   } catch (e) {
     obj.close();

@@ -7,7 +7,9 @@
  * XSK, cgroup and perf-event arrays). An update of such a map must carry
  * only fds this guest owns, of the right kind; otherwise a guest could
  * store another guest's map, found by trying fd numbers, and reach it from
- * a BPF program. Sockets, XSKs, cgroups and perf events are never handed to
+ * a BPF program. A device map's ifindex must be an interface the policy
+ * grants (`--allow-interface`): it is where `bpf_redirect_map` sends
+ * packets. Sockets, XSKs, cgroups and perf events are never handed to
  * a guest as fds, so updates of those arrays are refused.
  *
  * @module
@@ -24,12 +26,12 @@ const CARRIED: Record<number, CarriedFd> = {
   8: "refused", // CGROUP_ARRAY: cgroup fds
   12: "map", // ARRAY_OF_MAPS
   13: "map", // HASH_OF_MAPS
-  14: "prog@4", // DEVMAP: ifindex, then an optional XDP program fd
+  14: "dev", // DEVMAP: ifindex, then an optional XDP program fd
   15: "refused", // SOCKMAP: socket fds
   16: "prog@4", // CPUMAP: queue size, then an optional XDP program fd
   17: "refused", // XSKMAP: AF_XDP socket fds
   18: "refused", // SOCKHASH: socket fds
-  25: "prog@4", // DEVMAP_HASH
+  25: "dev", // DEVMAP_HASH
   26: "refused", // STRUCT_OPS: program fds inside kernel structs
 };
 
@@ -64,6 +66,10 @@ function checkCarriedFd(s: Session, v: MapSlot, value: number): void {
       }
       return;
     }
+    case "dev":
+      // where bpf_redirect_map sends packets: a granted interface only
+      s.policy.checkRedirect(map.name, at(0) >>> 0);
+      // falls through: then the program fd, as for a CPUMAP
     case "prog@4": {
       if (map.valueSize < 8) return; // no program fd in the value
       const fd = at(4);

@@ -12,6 +12,7 @@
 import { Errno } from "../ffi/mod.ts";
 import type { BpfMap, BpfObject, BufferReader, Waiter } from "../ffi/mod.ts";
 import { AbiError } from "./errors.ts";
+import type { ObjectPins } from "./pins.ts";
 import type { Session } from "./session.ts";
 
 /** An open buffer reader of an object, and its wait set. */
@@ -24,8 +25,11 @@ export interface BufferSlot {
   busy: boolean;
 }
 
-/** What a map's values carry that the kernel resolves as an fd. */
-export type CarriedFd = "map" | "prog" | "prog@4" | "refused";
+/**
+ * What a map's values carry that the kernel resolves as an fd (`dev`: an
+ * ifindex the policy must grant, then a program fd at 4, as `prog@4`).
+ */
+export type CarriedFd = "map" | "prog" | "prog@4" | "dev" | "refused";
 
 /** A map fd the guest may name, and what it belongs to. */
 export interface MapSlot {
@@ -47,8 +51,8 @@ export interface LoadedObject {
   readonly readers: Map<number, BufferSlot>;
   /** Estimated kernel memory of its maps, counted against the policy. */
   readonly heldBytes: number;
-  /** Maps libbpf pinned for it at load: unpinned when it is released. */
-  readonly pins: readonly BpfMap[];
+  /** Its maps' pins (host/pins.ts): removed when it is released. */
+  readonly pins: ObjectPins | undefined;
   /** Polls of its buffers in progress (callbacks may be running). */
   polling: number;
   /** Closed by the guest during a poll: released when the poll returns. */
@@ -83,7 +87,7 @@ export class ObjectTable {
     handle: bigint,
     obj: BpfObject,
     heldBytes: number,
-    pins: readonly BpfMap[],
+    pins: ObjectPins | undefined,
     carries: (map: BpfMap) => CarriedFd | undefined,
   ): LoadedObject {
     const entry: LoadedObject = {
@@ -171,7 +175,7 @@ export class ObjectTable {
     try {
       for (const { waiter } of e.readers.values()) waiter.close();
       e.readers.clear();
-      for (const m of e.pins) m.unpin(); // nothing pinned outlives the guest
+      e.pins?.release(); // nothing pinned outlives the guest
     } finally {
       e.obj.close(); // readers and links with it
     }

@@ -327,6 +327,12 @@ export interface PolicyChecks {
   maxMapMemoryBytes: number;
   /** The first granted pin directory: libbpf's `pin_root_path`. */
   pinRoot: string | undefined;
+  /**
+   * That directory resolved when the policy was (symlinks, `.`, `..`) and
+   * its identity then: where host/pins.ts pins, by an fd opened without
+   * following a symlink.
+   */
+  pinRootDir: { path: string; id: FileId } | undefined;
   /** Refuses object number `open + 1`. */
   checkObjectCount(open: number): void;
   /** Refuses a program of a kind not granted. */
@@ -355,6 +361,12 @@ export interface PolicyChecks {
   checkAttach(name: string, section: string, target: string): string;
   /** Refuses map updates and deletes when maps are read-only. */
   checkMapWrite(map: string, op: "update" | "delete"): void;
+  /**
+   * Refuses an ifindex written into device map `map` (DEVMAP,
+   * DEVMAP_HASH: where `bpf_redirect_map` sends packets) that is not a
+   * granted interface; any is allowed when the policy lists none.
+   */
+  checkRedirect(map: string, ifindex: number): void;
 }
 
 /**
@@ -373,6 +385,11 @@ export function resolvePolicy(
   const cgroupIds = grantIds(p.cgroups);
   const binaryIds = grantIds(p.binaries?.map((b) => searchBinary(b) ?? b));
   const pinDirIds = grantIds(p.pinDirs);
+  const pinRootReal = p.pinDirs?.[0] ? realPath(p.pinDirs[0]) : undefined;
+  const pinRootId = pinRootReal ? idOf(pinRootReal) : undefined;
+  const pinRootDir = pinRootReal && pinRootId
+    ? { path: pinRootReal, id: pinRootId }
+    : undefined;
   const ifindexes = (p.interfaces ?? []).map(ifindex).filter((x) =>
     x !== undefined
   );
@@ -396,6 +413,8 @@ export function resolvePolicy(
     maxMapMemoryBytes: maxMapBytes,
     /** The first granted pin directory: libbpf's `pin_root_path`. */
     pinRoot: p.pinDirs?.[0],
+    /** That directory resolved now, and its identity. */
+    pinRootDir,
 
     /** Refuses object number `open + 1`. */
     checkObjectCount(open: number): void {
@@ -525,6 +544,18 @@ export function resolvePolicy(
       if (p.mapWrites === false) {
         throw new PolicyDenied(
           `denied: guest asked to ${op} an entry of map '${map}', maps are read-only; allow it with --allow-map-writes`,
+        );
+      }
+    },
+
+    /**
+     * Refuses an ifindex written into device map `map` that is not a
+     * granted interface; any is allowed when the policy lists none.
+     */
+    checkRedirect(map: string, ifindex: number): void {
+      if (p.interfaces && !ifindexes.includes(ifindex)) {
+        throw new PolicyDenied(
+          `denied: guest asked to send packets to interface ${ifindex} through device map '${map}', which is not a granted interface; allow it with --allow-interface=NAME`,
         );
       }
     },
