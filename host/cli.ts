@@ -25,7 +25,7 @@ const USAGE =
   `wasm-bpf ${denoJson.version}: run an eBPF application whose user space is WebAssembly
 
 Usage:
-  deno run --allow-ffi --allow-read --allow-env mod.ts [options] app.wasm [args...]
+  deno run --allow-ffi --allow-read --allow-env mod.ts [run] [options] app.wasm [args...]
   deno run --allow-read --allow-write mod.ts gen <skeleton|types> ...   (see gen --help)
 
 Runs app.wasm (a wasm32-wasi command that imports the wasi-bpf ABI) with
@@ -79,6 +79,15 @@ Options (before app.wasm; everything after it goes to the guest):
                               guest writes to (deno needs --allow-write for
                               FILE; /dev/fd/N names a descriptor the shell
                               opened)
+      --metrics HOST:PORT     serve Prometheus metrics at /metrics while the
+                              guest or object runs (':9464': every interface,
+                              '127.0.0.1:0': a free port; the address is
+                              printed on stderr): host counters labelled
+                              guest= and digest= (deno needs --allow-net)
+      --metrics-config FILE.json
+                              also export BPF maps: counters, gauges and log2
+                              histograms, labels decoded by BTF from the key
+                              (see README.md, "Metrics")
 
 ${OBJECT_USAGE}
 ${REGISTRY_USAGE}
@@ -118,6 +127,10 @@ export interface Parsed {
   guestArgs: string[];
   /** `--username`, `--password-stdin`, `--insecure`, `--require-digest`. */
   registry?: RegistryFlags;
+  /** `--metrics HOST:PORT`. */
+  metrics?: string;
+  /** `--metrics-config FILE`. */
+  metricsConfig?: string;
 }
 
 const WITH_VALUE = new Set([
@@ -136,6 +149,8 @@ const WITH_VALUE = new Set([
   "--policy",
   "--imports",
   "--username",
+  "--metrics",
+  "--metrics-config",
 ]);
 
 /** The flags that take no value (`--flag=x` is refused). */
@@ -329,6 +344,12 @@ export function parseCommandLine(args: string[]): Parsed {
       case "--require-digest":
         (p.registry ??= {}).requireDigest = true;
         break;
+      case "--metrics":
+        p.metrics = value;
+        break;
+      case "--metrics-config":
+        p.metricsConfig = value;
+        break;
       default:
         throw new UsageError(`unknown option '${args[i]}'`);
     }
@@ -336,8 +357,21 @@ export function parseCommandLine(args: string[]): Parsed {
   return p;
 }
 
+function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
 /** Runs the CLI with `args` (without the script name); resolves to the exit status. */
 export async function main(args: string[]): Promise<number> {
+  if (args[0] === "run" && !isFile("run")) {
+    // `wasm-bpf run APP` (as ecli and the container image's users write it)
+    // is `wasm-bpf APP`; a file named run in this directory is still a guest
+    args = args.slice(1);
+  }
   if (args[0] === "push" || args[0] === "pull") {
     return await (await import("./oci/cli.ts")).main(args);
   }
@@ -397,6 +431,27 @@ export async function main(args: string[]): Promise<number> {
       mapWrites: policy.mapWrites ?? false,
     };
   }
+  if (p.metricsConfig !== undefined && p.metrics === undefined) {
+    console.error(
+      "wasm-bpf: --metrics-config needs --metrics HOST:PORT\nRun with --help for usage.",
+    );
+    return ExitCode.USAGE;
+  }
+  if (p.metrics !== undefined && policy.maxMemoryBytes !== undefined) {
+    console.error(
+      "wasm-bpf: --metrics does not work with --max-memory yet (the guest runs in a process of its own): drop one of them",
+    );
+    return ExitCode.USAGE;
+  }
+  // checked before anything is pulled or loaded; host/metrics loads only here
+  const metricsCli = p.metrics !== undefined
+    ? await import("./metrics/cli.ts")
+    : undefined;
+  const metricsPlan = metricsCli
+    ? await metricsCli.planMetrics(p.metrics!, p.metricsConfig)
+    : undefined;
+  if (typeof metricsPlan === "number") return metricsPlan;
+  let metrics: import("./metrics/cli.ts").CliMetrics | undefined;
   let audit: ((e: Record<string, unknown>) => void) | undefined;
   let auditFile: Deno.FsFile | undefined;
   if (p.audit) {
@@ -413,6 +468,9 @@ export async function main(args: string[]): Promise<number> {
     audit = (e) => f.writeSync(enc.encode(JSON.stringify(e) + "\n"));
   }
   try {
+    // the guest's name in messages: the file's name, or the reference
+    let name = p.wasm.split("/").pop()!;
+    let pulled: { ref: string; digest: string } | undefined;
     // a reference where app.wasm is expected (a path that exists is a file)
     if (!(await Deno.stat(p.wasm).then(() => true, () => false))) {
       const { runTarget } = await import("./oci/cli.ts");
@@ -429,17 +487,32 @@ export async function main(args: string[]): Promise<number> {
           digest: image.digest,
         });
         p.wasm = image.path;
+        name = image.ref;
+        pulled = image;
       }
     }
-    if (await isObjectFile(p.wasm)) {
+    const isObject = await isObjectFile(p.wasm);
+    if (metricsCli && metricsPlan) {
+      const m = await metricsCli.startForCli(
+        metricsPlan,
+        p.wasm,
+        isObject,
+        pulled,
+      );
+      if (typeof m === "number") return m;
+      metrics = m;
+    }
+    if (isObject) {
       return await runObjectCommand(p.wasm, p.guestArgs, {
+        name,
         policy,
         verbose: p.verbose,
         audit,
+        metrics: metrics?.objectHook,
       });
     }
     const config: Omit<ChildConfig, "wasm"> = {
-      name: p.wasm.split("/").pop()!,
+      name,
       args: p.guestArgs,
       env: p.env,
       preopens: p.dirs,
@@ -448,6 +521,7 @@ export async function main(args: string[]): Promise<number> {
       audit: !!audit,
       imports: p.imports,
       graceMs: 2000,
+      metrics: metrics?.server.link,
     };
     // a memory ceiling must hold for the JavaScript heap too (WasmGC
     // objects live there), and V8 sets that per process: the guest then
@@ -466,6 +540,7 @@ export async function main(args: string[]): Promise<number> {
     return status.code;
   } finally {
     auditFile?.close();
+    await metrics?.server.close();
   }
 }
 

@@ -77,6 +77,7 @@ export async function runGuest(
     audit: io.audit,
     callbackModule: m.callbackModule,
     callbackExport: m.callbackExport,
+    metrics: m.metrics,
   });
   let memory: WebAssembly.Memory | undefined;
   let wasi: Wasi | undefined;

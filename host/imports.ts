@@ -13,7 +13,9 @@ import { attachProgram, loadObject } from "./load.ts";
 import { mapOperate, splitFlags } from "./maps.ts";
 import { closeObject, mapFdByName } from "./objects.ts";
 import { exportFn, poll, pollBatch, tableFn } from "./poll.ts";
+import { PolicyDenied } from "./policy.ts";
 import type { Session } from "./session.ts";
+import { STAT_DENIALS } from "./metrics/stats.ts";
 
 const EINVAL = -Errno.EINVAL;
 
@@ -29,15 +31,24 @@ export function abiImports(s: Session): WebAssembly.Imports {
     try {
       return body();
     } catch (e) {
+      if (e instanceof PolicyDenied) s.stats[STAT_DENIALS]++;
       return failure(s, what, fallback, e);
     }
   };
   return {
     wasm_bpf: {
       wasm_load_bpf_object: (ptr: number, len: number): bigint =>
-        guard("wasm_load_bpf_object", 0n, () => loadObject(s, ptr, len)),
+        guard("wasm_load_bpf_object", 0n, () => {
+          const handle = loadObject(s, ptr, len);
+          if (handle) s.objectLoaded(handle, ptr, len);
+          return handle;
+        }),
       wasm_close_bpf_object: (handle: bigint): number =>
-        guard("wasm_close_bpf_object", EINVAL, () => closeObject(s, handle)),
+        guard("wasm_close_bpf_object", EINVAL, () => {
+          const r = closeObject(s, handle);
+          if (r === 0) s.objectClosed(handle);
+          return r;
+        }),
       wasm_attach_bpf_program: (
         handle: bigint,
         name: number,
@@ -83,6 +94,7 @@ export function abiImports(s: Session): WebAssembly.Imports {
         try {
           return mapOperate(s, fd, cmd, key, value, next, flags);
         } catch (e) {
+          if (e instanceof PolicyDenied) s.stats[STAT_DENIALS]++;
           return failure(s, "wasm_bpf_map_operate", EINVAL, e);
         }
       }),

@@ -18,6 +18,12 @@ import { type BpfMap, Errno, MapCommand } from "../ffi/mod.ts";
 import { AbiError } from "./errors.ts";
 import type { CarriedFd, MapSlot } from "./objects.ts";
 import type { Session } from "./session.ts";
+import {
+  STAT_MAP_DELETE,
+  STAT_MAP_LOOKUP,
+  STAT_MAP_NEXT_KEY,
+  STAT_MAP_UPDATE,
+} from "./metrics/stats.ts";
 
 /** `enum bpf_map_type` values whose values hold fds, and what they hold. */
 const CARRIED: Record<number, CarriedFd> = {
@@ -222,6 +228,7 @@ export function mapOperate(
         "lookup in map: value of",
         name,
       );
+      s.stats[STAT_MAP_LOOKUP]++;
       return map.operateIn(
         cmd,
         mem.baseLo,
@@ -245,6 +252,7 @@ export function mapOperate(
       s.policy.checkMapWrite(name, "update");
       if (v.carries) checkCarriedFd(s, v, value);
       if (s.auditing) s.audit({ event: "map_update", map: name });
+      s.stats[STAT_MAP_UPDATE]++;
       return map.operateIn(
         cmd,
         mem.baseLo,
@@ -259,11 +267,13 @@ export function mapOperate(
       inside(s, key, ks, size, "delete from map: key of", name);
       s.policy.checkMapWrite(name, "delete");
       if (s.auditing) s.audit({ event: "map_delete", map: name });
+      s.stats[STAT_MAP_DELETE]++;
       return map.operateIn(cmd, mem.baseLo, mem.baseHi, key >>> 0, 0, 0, f);
     }
     case MapCommand.GET_NEXT_KEY: {
       if (key !== 0) inside(s, key, ks, size, "next key: key of", name);
       inside(s, next, ks, size, "next key: next key of", name);
+      s.stats[STAT_MAP_NEXT_KEY]++;
       return map.operateIn(
         cmd,
         mem.baseLo,

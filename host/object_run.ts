@@ -519,6 +519,18 @@ export interface ObjectCommandOptions {
   write?: (line: string) => void;
   /** Whether to print a table (default: stdout is a terminal). */
   table?: boolean;
+  /** `--metrics`: told of the loaded object and of each round of reading records. */
+  metrics?: ObjectMetricsHook;
+  /** The object's name in messages (default: the file's name). */
+  name?: string;
+}
+
+/** What `--metrics` learns of a running bare object. */
+export interface ObjectMetricsHook {
+  /** The object loaded: its bytes (for BTF) and its maps. */
+  loaded(elf: Uint8Array, maps: readonly { name: string; fd: number }[]): void;
+  /** One round of reading: `events` records decoded; the buffers (lost counts). */
+  polled(events: number, buffers: readonly TypedBuffer[]): void;
 }
 
 /**
@@ -560,6 +572,7 @@ export async function runObjectCommand(
   let run: ObjectRun;
   try {
     run = runObject(file, {
+      name: opts.name,
       set: a.sets,
       attach: a.attach,
       policy: opts.policy,
@@ -575,6 +588,13 @@ export async function runObjectCommand(
     }
     err((e as Error).message);
     return ExitCode.ERROR;
+  }
+  if (opts.metrics) {
+    try {
+      opts.metrics.loaded(Deno.readFileSync(file), run.obj.maps);
+    } catch (e) {
+      err(`metrics: ${(e as Error).message}`);
+    }
   }
   const onInt = () => stop ??= { code: ExitCode.SIGINT, why: "SIGINT" };
   const onTerm = () => stop ??= { code: ExitCode.SIGTERM, why: "SIGTERM" };
@@ -602,6 +622,7 @@ export async function runObjectCommand(
   try {
     for (;;) {
       const batch = run.ready();
+      opts.metrics?.polled(batch.length, run.buffers);
       for (const ev of batch) printer.print(ev, run);
       const now = Date.now();
       if (now >= nextHist) {
@@ -628,14 +649,16 @@ export async function runObjectCommand(
       }
     }
   } catch (e) {
-    err(`${file}: ${(e as Error).message}`);
+    err(`${opts.name ?? file}: ${(e as Error).message}`);
     return ExitCode.ERROR;
   } finally {
     Deno.removeSignalListener("SIGINT", onInt);
     Deno.removeSignalListener("SIGTERM", onTerm);
     run.close();
   }
-  if (stop.why) err(`${file} stopped by ${stop.why} (exit ${stop.code})`);
+  if (stop.why) {
+    err(`${opts.name ?? file} stopped by ${stop.why} (exit ${stop.code})`);
+  }
   return stop.code;
 }
 

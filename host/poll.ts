@@ -18,6 +18,7 @@ import { AbiError } from "./errors.ts";
 import { GuestFault } from "./memory.ts";
 import type { BufferSlot, LoadedObject } from "./objects.ts";
 import { GuestInterrupted, type Session } from "./session.ts";
+import { STAT_EVENTS, STAT_LOST, STAT_POLLS } from "./metrics/stats.ts";
 
 /** A guest record callback: `(ctx, data, size) -> stop`. */
 export type SampleFn = (ctx: number, data: number, size: number) => number;
@@ -133,10 +134,12 @@ export function poll(
   }
   mem.check(data, max, "wasm_bpf_buffer_poll: data buffer");
   const r = slot(s, e, fd, "wasm_bpf_buffer_poll");
+  s.stats[STAT_POLLS]++;
   const w = wait(s, r, timeout);
   if (w) return w;
   let delivered = 0;
   let closed = false;
+  const lost = r.reader.lost; // perf buffers count lost records while consuming
   r.busy = true;
   e.polling++;
   const dst = data >>> 0;
@@ -179,6 +182,8 @@ export function poll(
       : r.reader.consume((rec, size) => deliver(rec, 0, size));
     return closed ? delivered : res;
   } finally {
+    s.stats[STAT_EVENTS] += delivered;
+    s.stats[STAT_LOST] += r.reader.lost - lost;
     r.busy = false;
     s.objects.pollEnded(e);
     if (e.closing && e.polling === 0) s.fdsChanged(); // released just now
@@ -208,13 +213,18 @@ export function pollBatch(
   const out = s.mem.view(buf, len, "wasm_bpf_buffer_poll_batch: buffer");
   const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
   const r = slot(s, e, fd, "wasm_bpf_buffer_poll_batch");
+  s.stats[STAT_POLLS]++;
   const w = wait(s, r, timeout);
   if (w) return w;
   if (r.reader instanceof RingBufReader) {
     // the batch layout is the ring's own: one copy per run of records
-    return r.reader.consumeInto(out);
+    const n = r.reader.consumeInto(out);
+    s.stats[STAT_EVENTS] += batchRecords(dv, n);
+    return n;
   }
   let off = 0;
+  let records = 0;
+  const lost = r.reader.lost;
   r.reader.consume(
     (rec, size) => {
       const room = len - off - 8;
@@ -223,9 +233,21 @@ export function pollBatch(
       dv.setUint32(off + 4, n, true);
       out.set(rec.subarray(0, n), off + 8);
       off += 8 + ((n + 7) & ~7);
+      records++;
       return off + 8 > len ? 1 : 0;
     },
     (size) => off === 0 || off + 8 + ((size + 7) & ~7) <= len,
   );
+  s.stats[STAT_EVENTS] += records;
+  s.stats[STAT_LOST] += r.reader.lost - lost;
   return Math.min(off, len);
+}
+
+/** The records in the first `n` bytes of a batch (`u32 size; u32 copied;` data padded to 8). */
+function batchRecords(dv: DataView, n: number): number {
+  let count = 0;
+  for (let p = 0; p + 8 <= n; count++) {
+    p += 8 + ((dv.getUint32(p + 4, true) + 7) & ~7);
+  }
+  return count;
 }

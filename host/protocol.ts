@@ -53,6 +53,11 @@ export interface ChildConfig {
   callbackExport?: string;
   /** How long a stopped guest may take to unwind, in ms. */
   graceMs: number;
+  /**
+   * `--metrics`: the host counters' buffer and the server's port (in this
+   * process only: not JSON-able, never sent to a guest's own process).
+   */
+  metrics?: { stats: SharedArrayBuffer; port?: MessagePort; maps: string[] };
 }
 
 /** One frame from the guest's process. */

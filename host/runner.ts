@@ -362,7 +362,8 @@ function startInWorker(
     flag,
     logLock: libbpfLogLock(),
   };
-  worker.postMessage(start);
+  // the metrics server's port moves to the guest's thread
+  worker.postMessage(start, config.metrics?.port ? [config.metrics.port] : []);
   return {
     status: done.promise,
     stop: (signal) => stop(signal, `stopped by ${signal}`),

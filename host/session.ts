@@ -5,10 +5,11 @@
  *
  * @module
  */
-import type { LibbpfLogger } from "../ffi/mod.ts";
+import { type LibbpfLogger, MapFd } from "../ffi/mod.ts";
 import { GuestMemory } from "./memory.ts";
 import { type Policy, resolvePolicy } from "./policy.ts";
 import { ObjectTable } from "./objects.ts";
+import { newStats, STAT_LOADS } from "./metrics/stats.ts";
 
 /** Thrown out of an import to unwind a guest after an interrupt. */
 export class GuestInterrupted extends Error {
@@ -47,6 +48,11 @@ export interface HostOptions {
   onFds?: (fds: number[]) => void;
   /** One JSON object per load, attach, map write and denial. */
   audit?: (event: Record<string, unknown>) => void;
+  /**
+   * Feed a metrics server (`--metrics`): the host counters' shared buffer,
+   * and where to announce loaded objects with duplicated fds of `maps`.
+   */
+  metrics?: { stats: SharedArrayBuffer; port?: MessagePort; maps: string[] };
 }
 
 /** The checks of a resolved policy. */
@@ -72,6 +78,8 @@ export class Session {
   interruptSeen = false;
   /** Set by `WasmBpfHost.close()`: every import fails from then on. */
   closed = false;
+  /** Host counters (slots of ./metrics/stats.ts), shared with `--metrics`. */
+  readonly stats: Float64Array;
   #memory: GuestMemory | undefined;
 
   /** A session for a guest run with `options`. */
@@ -79,6 +87,45 @@ export class Session {
     this.options = options;
     this.name = options.name ?? "guest";
     this.policy = resolvePolicy(options.policy);
+    this.stats = newStats(options.metrics?.stats);
+  }
+
+  /**
+   * After a load: counts it, and tells a metrics server about the object
+   * (its bytes at `ptr`, for BTF, and duplicates of the exported maps' fds).
+   */
+  objectLoaded(handle: bigint, ptr: number, len: number): void {
+    this.stats[STAT_LOADS]++;
+    const m = this.options.metrics;
+    if (!m?.port || !m.maps.length) return;
+    try {
+      const e = this.objects.entry(handle, "metrics");
+      const maps = [];
+      for (const map of e.obj.maps) {
+        if (m.maps.includes(map.name)) {
+          maps.push({ name: map.name, fd: MapFd.dup(map.fd) });
+        }
+      }
+      if (!maps.length) return;
+      const at = ptr >>> 0;
+      m.port.postMessage({
+        type: "load",
+        handle: Number(handle),
+        name: this.name,
+        elf: this.mem.bytes.slice(at, at + (len >>> 0)),
+        maps,
+      });
+    } catch (e) {
+      this.log(`metrics: ${(e as Error).message}`);
+    }
+  }
+
+  /** After a close: a metrics server stops reading the object's maps. */
+  objectClosed(handle: bigint): void {
+    this.options.metrics?.port?.postMessage({
+      type: "unload",
+      handle: Number(handle),
+    });
   }
 
   /** Binds the instance's `memory`, table and exports. */

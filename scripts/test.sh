@@ -19,6 +19,13 @@ bash scripts/setup-oci.sh ${SETUP_FLAGS:-} || {
   exit 1
 }
 
+# the Prometheus tests/metrics_test.ts starts (idempotent; its own service
+# is kept from starting)
+bash scripts/setup-metrics.sh ${SETUP_FLAGS:-} || {
+  echo "0 passed, 1 failed"
+  exit 1
+}
+
 # every guest and example, through the one build rule (incremental)
 dirs=(tests/guests/*/ examples/*/)
 existing=()
