@@ -33,6 +33,8 @@ import {
   toBase64,
 } from "./protocol.ts";
 import type { Policy } from "./policy.ts";
+import type { Credentials } from "./oci/client.ts";
+import { looksLikeReference } from "./oci/ref.ts";
 import { crashed, failed, type GuestStatus, isGuestStatus } from "./status.ts";
 
 /** Options of {@link spawn} and {@link run}. */
@@ -78,6 +80,16 @@ export interface SpawnOptions {
   callbackModule?: string;
   /** Guest export called by that import (default `go-callback`). */
   callbackExport?: string;
+  /**
+   * For a guest given as an OCI reference ({@link run}): the registry's
+   * user name and password (default: its entry in `~/.docker/config.json`).
+   */
+  credentials?: Credentials;
+  /**
+   * For a guest given as an OCI reference ({@link run}): allow plain HTTP
+   * to a registry other than localhost/127.0.0.1 (default false).
+   */
+  insecure?: boolean;
 }
 
 export type { HostFunctionContext } from "./guest.ts";
@@ -263,6 +275,15 @@ function preopenList(p: SpawnOptions["preopens"]): PreopenSpec[] {
   return Object.entries(p).map(([guest, host]) => ({ guest, host }));
 }
 
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function wasmSource(
   wasm: string | URL | Uint8Array,
 ): { config: ChildConfig["wasm"]; file: string } {
@@ -273,6 +294,11 @@ function wasmSource(
   if (wasm instanceof URL && wasm.protocol !== "file:") {
     throw new TypeError(
       `spawn: only file: URLs, paths and bytes are guests (got ${wasm.href})`,
+    );
+  }
+  if (typeof wasm === "string" && looksLikeReference(wasm) && !exists(wasm)) {
+    throw new TypeError(
+      `spawn: '${wasm}' is an OCI reference, not a file: run() pulls references, or pass spawn() the bytes of pull('${wasm}')`,
     );
   }
   return { config: { path }, file: path };
@@ -345,8 +371,10 @@ export function spawn(
  * Runs the guest to its end in a process of its own: {@link spawn} plus its
  * status. `wasm` may also be an OCI reference (`host[:port]/repo:tag` or
  * `...@sha256:...`, not a path on disk): pulled and verified first (see
- * `pull`), checked against the policy's `allowImages`, its digest sent to
- * `audit` as `{ event: "image", ref, digest }`.
+ * `pull`; `credentials` and `insecure` say how to reach the registry),
+ * checked against the policy's `allowImages`, its digest sent to `audit` as
+ * `{ event: "image", ref, digest }`; the guest is then named by the
+ * reference in messages (and argv[0]) unless `name` is given.
  */
 export async function run(
   wasm: string | URL | Uint8Array,
@@ -359,9 +387,13 @@ export async function run(
       wasm,
       options.policy?.allowImages,
       options.audit,
+      { credentials: options.credentials, insecure: options.insecure },
     );
     if (typeof image === "string") return failed(image);
-    if (image) wasm = image;
+    if (image) {
+      options = { ...options, name: options.name ?? wasm };
+      wasm = image;
+    }
   }
   let guest: GuestProcess;
   try {

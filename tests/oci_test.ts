@@ -6,10 +6,14 @@ import assert from "node:assert/strict";
 import { ContentError, MediaType, pull, push } from "../host/oci/mod.ts";
 import { sha256 } from "../host/oci/cache.ts";
 import { writeTar } from "../host/oci/tar.ts";
-import { run } from "../host/spawn.ts";
+import { run, spawn } from "../host/spawn.ts";
 import { buildGuest, ROOT } from "./util.ts";
-
-const REGISTRY_BIN = "/usr/bin/docker-registry";
+import {
+  freePort,
+  type Registry,
+  REGISTRY_BIN,
+  startRegistry,
+} from "./registry_util.ts";
 
 function missingTools(): string | undefined {
   for (const bin of [REGISTRY_BIN, "/usr/bin/htpasswd", "/usr/bin/skopeo"]) {
@@ -35,97 +39,6 @@ function contain(): Promise<Uint8Array> {
   return guestWasm ??= buildGuest("tests/guests/contain").then((dir) =>
     Deno.readFile(`${dir}/contain.wasm`)
   );
-}
-
-interface Registry extends AsyncDisposable {
-  host: string;
-  storage: string;
-  stop(): Promise<void>;
-}
-
-function freePort(hostname: string): number {
-  const l = Deno.listen({ hostname, port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-/** Starts docker-registry on 127.0.0.1 (with htpasswd auth when `users` is given). */
-async function startRegistry(
-  users?: Record<string, string>,
-  hostname = "127.0.0.1",
-  tokenAuth?: (dir: string) => Promise<string>,
-): Promise<Registry> {
-  const dir = await Deno.makeTempDir({ prefix: "wasm-bpf-registry-" });
-  const port = freePort(hostname);
-  let auth = tokenAuth ? await tokenAuth(dir) : "";
-  if (users) {
-    const lines = [];
-    for (const [u, p] of Object.entries(users)) {
-      const out = await new Deno.Command("htpasswd", {
-        args: ["-Bbn", u, p],
-        stdout: "piped",
-      }).output();
-      assert.ok(out.success, "htpasswd failed");
-      lines.push(new TextDecoder().decode(out.stdout).trim());
-    }
-    await Deno.writeTextFile(`${dir}/htpasswd`, lines.join("\n") + "\n");
-    auth =
-      `auth:\n  htpasswd:\n    realm: wasm-bpf-test\n    path: ${dir}/htpasswd\n`;
-  }
-  await Deno.writeTextFile(
-    `${dir}/config.yml`,
-    `version: 0.1
-log:
-  level: error
-storage:
-  filesystem:
-    rootdirectory: ${dir}/storage
-http:
-  addr: ${hostname}:${port}
-${auth}`,
-  );
-  const child = new Deno.Command(REGISTRY_BIN, {
-    args: ["serve", `${dir}/config.yml`],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const stderr = new Response(child.stderr).text();
-  let up = false;
-  for (let i = 0; i < 100 && !up; i++) {
-    try {
-      const res = await fetch(`http://${hostname}:${port}/v2/`, {
-        client: HTTP,
-      });
-      await res.body?.cancel();
-      up = res.status === 200 || res.status === 401;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    try {
-      child.kill("SIGTERM");
-    } catch { /* gone */ }
-    await child.status;
-    await stderr;
-  };
-  if (!up) {
-    await stop();
-    throw new Error(`docker-registry did not start: ${await stderr}`);
-  }
-  return {
-    host: `${hostname}:${port}`,
-    storage: `${dir}/storage`,
-    stop,
-    async [Symbol.asyncDispose]() {
-      await stop();
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
 }
 
 // every cache and docker config of this file, removed when it ends
@@ -928,5 +841,122 @@ Deno.test({
     await execs;
     await Deno.remove(`/tmp/${marker}`);
     assert.ok(seen, `${out.slice(0, 500)}${await stderr}`);
+  },
+});
+
+Deno.test({
+  name:
+    "oci: run() takes the registry's credentials and insecure as options; spawn() refuses a reference",
+  ignore: !!SKIP,
+  async fn() {
+    await contain();
+    const file = `${ROOT}/build/tests/guests/contain/contain.wasm`;
+    {
+      await using reg = await startRegistry({ carol: "pa55" });
+      const ref = `${reg.host}/tools/contain:v1`;
+      const pushed = await cli(
+        ["push", "--username", "carol", "--password-stdin", file, ref],
+        await env(),
+        "pa55\n",
+      );
+      assert.equal(pushed.code, 0, pushed.stderr);
+      const vars = await env(); // no docker config: only the options
+      const anon = await withEnv(vars, () => run(ref, { args: ["exit", "7"] }));
+      assert.equal(anon.kind, "failed");
+      assert.equal(anon.guestCode, undefined);
+      assert.match(anon.message!, /needs credentials/);
+      const wrong = await withEnv(vars, () =>
+        run(ref, {
+          args: ["exit", "7"],
+          credentials: { username: "carol", password: "nope" },
+        }));
+      assert.equal(wrong.kind, "failed");
+      assert.match(wrong.message!, /refused the credentials of user 'carol'/);
+      const ok = await withEnv(vars, () =>
+        run(ref, {
+          args: ["exit", "7"],
+          credentials: { username: "carol", password: "pa55" },
+        }));
+      assert.equal(ok.kind, "exited", ok.message);
+      assert.equal(ok.guestCode, 7);
+      // spawn() cannot pull (it returns at once): it says what to use
+      assert.throws(() => spawn(`${reg.host}/tools/other:v1`), /run\(\)/);
+    }
+    let reg: Registry;
+    try {
+      reg = await startRegistry(undefined, "127.0.0.2");
+    } catch (e) {
+      console.log(
+        `oci_test: skipped run({ insecure }): 127.0.0.2 (${
+          (e as Error).message
+        })`,
+      );
+      return;
+    }
+    await using _ = reg;
+    const ref = `${reg.host}/tools/contain:v1`;
+    const pushed = await cli(["push", "--insecure", file, ref], await env());
+    assert.equal(pushed.code, 0, pushed.stderr);
+    const vars = await env();
+    const plain = await withEnv(vars, () => run(ref, { args: ["exit", "7"] }));
+    assert.equal(plain.kind, "failed");
+    assert.equal(plain.guestCode, undefined);
+    assert.match(plain.message!, /insecure/);
+    const insecure = await withEnv(
+      vars,
+      () => run(ref, { args: ["exit", "7"], insecure: true }),
+    );
+    assert.equal(insecure.kind, "exited", insecure.message);
+    assert.equal(insecure.guestCode, 7);
+  },
+});
+
+Deno.test({
+  name:
+    "oci: a guest run by reference is named by its reference (run() and the CLI)",
+  ignore: !!SKIP,
+  async fn() {
+    await contain();
+    await using reg = await startRegistry();
+    const file = `${ROOT}/build/tests/guests/contain/contain.wasm`;
+    const ref = `${reg.host}/tools/contain:v1`;
+    const pushed = await cli(["push", file, ref], await env());
+    assert.equal(pushed.code, 0, pushed.stderr);
+    const vars = await env();
+    const lib = await withEnv(
+      vars,
+      () => run(ref, { args: ["sleep", "10"], policy: { timeoutMs: 300 } }),
+    );
+    assert.equal(lib.kind, "timeout", lib.message);
+    assert.ok(lib.message!.startsWith(`${ref}: `), lib.message);
+    const named = await withEnv(vars, () =>
+      run(ref, {
+        args: ["sleep", "10"],
+        policy: { timeoutMs: 300 },
+        name: "spinner",
+      }));
+    assert.ok(named.message!.startsWith("spinner: "), named.message);
+    // the CLI, both ways it runs a guest (here, and in a process of its own)
+    for (const extra of [[], ["--max-memory", "64"]]) {
+      const done = await cli(
+        ["--timeout", "0.3", ...extra, ref, "sleep", "10"],
+        vars,
+      );
+      assert.equal(done.code, 124, done.stderr);
+      const line = oneLine(done.stderr);
+      assert.ok(line.startsWith(`wasm-bpf: ${ref}: `), line);
+      assert.doesNotMatch(line, /contain\.wasm|\/files\//);
+    }
+    // a bare object by reference too
+    const obj = `${reg.host}/tools/contain-object:v1`;
+    const objPushed = await cli(
+      ["push", `${ROOT}/build/tests/guests/contain/contain.bpf.o`, obj],
+      vars,
+    );
+    assert.equal(objPushed.code, 0, objPushed.stderr);
+    const stopped = await cli(["--timeout", "0.5", obj], vars);
+    assert.equal(stopped.code, 124, stopped.stderr);
+    const line = oneLine(stopped.stderr);
+    assert.ok(line.startsWith(`wasm-bpf: ${obj} stopped`), line);
   },
 });

@@ -5,17 +5,20 @@
  *
  * @module
  */
+import type { RegistryOptions } from "./client.ts";
 import { looksLikeReference } from "./ref.ts";
 
 /**
  * `wasm` resolved for a run: the bytes when it is a reference (and an
  * `{ event: "image", ref, digest }` record to `audit`), undefined when it
- * is not one, or a one-line reason it cannot run.
+ * is not one, or a one-line reason it cannot run. `registry` gives the
+ * credentials and whether plain HTTP is allowed beyond localhost.
  */
 export async function resolveGuest(
   wasm: string,
   allowImages: string[] | undefined,
   audit?: (record: Record<string, unknown>) => void,
+  registry: RegistryOptions = {},
 ): Promise<Uint8Array | string | undefined> {
   if (!looksLikeReference(wasm)) return undefined;
   try {
@@ -26,7 +29,7 @@ export async function resolveGuest(
   const { describe } = await import("./cli.ts");
   const { pull } = await import("./mod.ts");
   try {
-    const pulled = await pull(wasm);
+    const pulled = await pull(wasm, registry);
     if (
       allowImages &&
       !imageAllowed(allowImages, parseReference(wasm), pulled.digest)
