@@ -296,6 +296,17 @@ Deno.test("--audit writes JSON lines for loads, attaches and map writes", async 
   }
 });
 
+Deno.test("'run APP' is 'APP' (the form ecli users and the DaemonSet write)", async () => {
+  const before = bpfSnapshot();
+  const res = await runCli(["run", "--timeout", "1", await guest(), "wait"], {
+    timeoutMs: 15_000,
+  });
+  // the guest ran and waited in its poll until the time limit: not a
+  // missing file named "run" (125)
+  assert.equal(res.code, 124, res.stderr);
+  await assertNoBpfLeaks(before);
+});
+
 Deno.test("--timeout stops a guest waiting in a poll: exit 124, nothing left", async () => {
   const before = bpfSnapshot();
   const tool = new Tool("--timeout", ["1", await guest(), "wait"]);
