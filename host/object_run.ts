@@ -328,11 +328,14 @@ export function runObject(
   }
   const policy = resolvePolicy(options.policy ?? {});
   policy.checkObjectCount(0);
-  const { obj, programs, heldBytes } = openAndLoad(name, patched, {
+  const { obj, programs, heldBytes, pins } = openAndLoad(name, patched, {
     policy,
     heldBytes: 0,
     logger: options.logger,
   });
+  // as for a guest, nothing pinned outlives the run (and the directory's fd
+  // is closed): released after every other resource of the object
+  if (pins) obj.own({ close: () => pins.release() });
   try {
     options.audit?.({
       event: "load",

@@ -303,6 +303,25 @@ Deno.test("the policy flags hold for bare objects (--allow-kind)", async () => {
   await assertNoBpfLeaks(before);
 });
 
+Deno.test("a bare object's pins (--allow-pin) are there while it runs and gone after, as a guest's are", async () => {
+  const path = await obj("tests/guests/sandbox-gaps", "pin");
+  const dir = `/sys/fs/bpf/wb-objpin-${Deno.pid}-${Date.now()}`;
+  Deno.mkdirSync(dir);
+  const before = bpfSnapshot();
+  try {
+    const cli = new ObjectCli(["--allow-pin", dir, path]);
+    await cli.ready();
+    const pinned = [...Deno.readDirSync(dir)].map((e) => e.name);
+    const code = await cli.stop("SIGINT");
+    assert.deepEqual(pinned, ["wbgap_pin"], cli.stderr);
+    assert.equal(code, 130, cli.stderr);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), []);
+    await assertNoBpfLeaks(before);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("bare objects are audited like guests' objects: load and every attach", async () => {
   const path = await obj("examples/bootstrap");
   const dir = await Deno.makeTempDir();
