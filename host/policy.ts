@@ -176,6 +176,11 @@ export const ACTING_HELPERS: Readonly<Record<string, string>> = {
   bpf_rc_keydown: "injects remote-control key presses",
   bpf_rc_repeat: "injects remote-control key repeats",
   bpf_rc_pointer_rel: "injects pointer movement",
+  // the interface grant covers where a program attaches, not where it sends
+  bpf_redirect: "sends packets out of any interface, named by index",
+  bpf_redirect_peer: "sends packets into any interface's peer namespace",
+  bpf_redirect_neigh: "sends packets out of any interface, named by index",
+  bpf_clone_redirect: "sends copies of packets out of any interface",
 };
 
 /**

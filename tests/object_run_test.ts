@@ -609,3 +609,90 @@ Deno.test("per-CPU histogram maps (PERCPU_ARRAY, PERCPU_HASH) are summed over th
   }
   await assertNoBpfLeaks(before);
 });
+
+/** A veth pair made here (its peer counts what is sent out of it), or why not. */
+function vethPair(): { name: string; peer: string; remove(): void } | string {
+  const name = `wbrd${Deno.pid % 100000}`;
+  const ip = (...args: string[]) =>
+    new Deno.Command("ip", { args, stdout: "null", stderr: "null" })
+      .outputSync().success;
+  if (!ip("link", "add", name, "type", "veth", "peer", "name", `${name}p`)) {
+    return "this kernel makes no veth pair (ip link add ... type veth)";
+  }
+  ip("link", "set", name, "up");
+  ip("link", "set", `${name}p`, "up");
+  return { name, peer: `${name}p`, remove: () => ip("link", "del", name) };
+}
+
+Deno.test("bpf_redirect sends packets past --allow-interface, so --restricted needs --allow-helper for it (judged by the packets that leave)", async (t) => {
+  const veth = vethPair();
+  if (typeof veth === "string") {
+    console.log(`skipped: ${veth}`);
+    return;
+  }
+  try {
+    const path = await obj(OBJ_RUN, "redirect");
+    const target = Deno.readTextFileSync(`/sys/class/net/${veth.name}/ifindex`)
+      .trim();
+    const sock = (await import("node:dgram")).createSocket("udp4");
+    const port = 40000 + Deno.pid % 20000;
+    const rx = () =>
+      Number(
+        Deno.readTextFileSync(
+          `/sys/class/net/${veth.peer}/statistics/rx_packets`,
+        ),
+      );
+    /** Packets that reach the peer while the object runs with `flags`. */
+    const leaked = async (flags: string[]) => {
+      const before = bpfSnapshot();
+      const cli = new ObjectCli([
+        ...flags,
+        path,
+        "--attach",
+        "redirect_out=lo:egress",
+        "--set",
+        `target_ifindex=${target}`,
+        "--set",
+        `port=${port}`,
+      ]);
+      let n = 0;
+      const ready = await Promise.race([
+        cli.ready().then(() => true),
+        cli.child.status.then(() => false),
+      ]);
+      if (ready) {
+        const start = rx();
+        for (let i = 0; i < 20; i++) {
+          await new Promise((r) =>
+            sock.send(new Uint8Array(8), port, "127.0.0.1", r)
+          );
+        }
+        await new Promise((r) => setTimeout(r, 200));
+        n = rx() - start;
+      }
+      await cli.stop("SIGINT");
+      await assertNoBpfLeaks(before);
+      return { n, stderr: cli.stderr };
+    };
+    const restrict = [
+      "--restricted",
+      "--allow-kind=networking",
+      "--allow-interface=lo",
+    ];
+    await t.step("restricted: refused, nothing leaves", async () => {
+      const r = await leaked(restrict);
+      assert.equal(r.n, 0, r.stderr);
+      assert.match(r.stderr, /redirect_out.*bpf_redirect/);
+    });
+    await t.step("granted: the same object sends them out", async () => {
+      const r = await leaked([...restrict, "--allow-helper=bpf_redirect"]);
+      assert(
+        r.n >= 20,
+        `only ${r.n} packets left through ${veth.name}:\n${r.stderr}`,
+      );
+    });
+    sock.close();
+  } finally {
+    veth.remove();
+  }
+});
