@@ -102,6 +102,10 @@ export class GuestProcess implements AsyncDisposable {
   #paused = false;
   #killTimer: ReturnType<typeof setTimeout> | undefined;
   #exited = false;
+  #failure: string | undefined;
+  #stopRequested = false;
+  /** @internal Set while this process pulls the guest's image. */
+  pulling: string | undefined;
   /** Settles when the guest's process is gone, with how the guest ended. */
   readonly status: Promise<GuestStatus>;
   /** The guest's stdout when spawned with `stdout: "piped"`, else null. */
@@ -167,6 +171,7 @@ export class GuestProcess implements AsyncDisposable {
       this.#exited = true;
       clearTimeout(this.#killTimer);
       await pump;
+      if (this.#failure !== undefined) return failed(this.#failure);
       const frame = await reported.promise;
       if (frame && st.signal === null) return frame;
       if (st.signal !== null) {
@@ -200,6 +205,22 @@ export class GuestProcess implements AsyncDisposable {
       once: true,
     });
     if (options.signal?.aborted) this.kill("SIGINT");
+  }
+
+  /** @internal Whether {@link kill} was called (a pull in flight checks it). */
+  get stopRequested(): boolean {
+    return this.#stopRequested;
+  }
+
+  /**
+   * @internal Ends the guest's process before it got a guest (a pull that
+   * failed): the status is `failed` with `message`.
+   */
+  failWith(message: string): void {
+    this.#failure = message;
+    try {
+      this.#child.kill("SIGKILL");
+    } catch { /* gone */ }
   }
 
   /** Process id of the guest's process. */
@@ -238,6 +259,14 @@ export class GuestProcess implements AsyncDisposable {
    */
   kill(signal: Deno.Signal = "SIGTERM"): void {
     if (this.#exited) return;
+    this.#stopRequested = true;
+    if (this.pulling !== undefined) {
+      // no guest yet: nothing to unwind
+      this.failWith(
+        `${this.pulling}: stopped while its image was being pulled`,
+      );
+      return;
+    }
     try {
       this.#child.kill(signal);
       if (this.#paused) {
@@ -286,7 +315,7 @@ function exists(path: string): boolean {
 
 function wasmSource(
   wasm: string | URL | Uint8Array,
-): { config: ChildConfig["wasm"]; file: string } {
+): { config: ChildConfig["wasm"]; file: string; ref?: string } {
   if (wasm instanceof Uint8Array) {
     return { config: { base64: toBase64(wasm) }, file: "guest.wasm" };
   }
@@ -297,16 +326,19 @@ function wasmSource(
     );
   }
   if (typeof wasm === "string" && looksLikeReference(wasm) && !exists(wasm)) {
-    throw new TypeError(
-      `spawn: '${wasm}' is an OCI reference, not a file: run() pulls references, or pass spawn() the bytes of pull('${wasm}')`,
-    );
+    // pulled by this process (its permissions, its cache) after the start
+    return { config: { path: "" }, file: wasm, ref: wasm };
   }
   return { config: { path }, file: path };
 }
 
 /**
  * Starts the guest at `wasm` (a path, a `file:` URL, or the bytes) in a
- * process of its own and returns its handle. Needs Deno's `--allow-run`
+ * process of its own and returns its handle. `wasm` may also be an OCI
+ * reference (not a path on disk): the process starts at once and gets its
+ * guest when this process has pulled and verified the image (as {@link run}
+ * does); a pull that fails settles `status` as `failed` with the reason.
+ * Needs Deno's `--allow-run`
  * (for `Deno.execPath()`); the guest's process gets `--allow-ffi`,
  * `--allow-read` and the two library-path variables of `--allow-env`.
  */
@@ -314,8 +346,8 @@ export function spawn(
   wasm: string | URL | Uint8Array,
   options: SpawnOptions = {},
 ): GuestProcess {
-  const { config: source, file } = wasmSource(wasm);
-  const name = options.name ?? file.split("/").pop()!;
+  const { config: source, file, ref } = wasmSource(wasm);
+  const name = options.name ?? (ref ?? file.split("/").pop()!);
   const config: ChildConfig = {
     wasm: source,
     name,
@@ -358,12 +390,37 @@ export function spawn(
     env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
   }).spawn();
   const writer = child.stdin.getWriter();
-  writer.write(new TextEncoder().encode(JSON.stringify(config) + "\n")).catch(
-    () => {/* the process is already gone: its status says why */},
-  );
+  const send = (c: ChildConfig) =>
+    writer.write(new TextEncoder().encode(JSON.stringify(c) + "\n")).catch(
+      () => {/* the process is already gone: its status says why */},
+    );
   // the pipe stays open: its end tells the guest's process to stop
   const handle = new GuestProcess(child, config, options);
   handle.status.finally(() => writer.close().catch(() => {}));
+  if (ref === undefined) {
+    send(config);
+    return handle;
+  }
+  // the guest's process waits for its config while this one pulls the
+  // image (verified, checked against allowImages, its digest audited); a
+  // pull that fails, or a stop meanwhile, ends the process with no guest run
+  handle.pulling = name;
+  (async () => {
+    const { resolveGuest } = await import("./oci/guest.ts");
+    const image = await resolveGuest(
+      ref,
+      options.policy?.allowImages,
+      options.audit,
+      { credentials: options.credentials, insecure: options.insecure },
+    ).catch((e: Error) => `${ref}: ${e.message}`);
+    handle.pulling = undefined;
+    if (handle.stopRequested) return; // kill() ended it already
+    if (image instanceof Uint8Array) {
+      send({ ...config, wasm: { base64: toBase64(image) } });
+    } else {
+      handle.failWith(image ?? `${ref}: not a file and not a reference`);
+    }
+  })();
   return handle;
 }
 

@@ -846,7 +846,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "oci: run() takes the registry's credentials and insecure as options; spawn() refuses a reference",
+    "oci: run() and spawn() take the registry's credentials and insecure as options; spawn() of a reference pulls, then runs",
   ignore: !!SKIP,
   async fn() {
     await contain();
@@ -879,8 +879,48 @@ Deno.test({
         }));
       assert.equal(ok.kind, "exited", ok.message);
       assert.equal(ok.guestCode, 7);
-      // spawn() cannot pull (it returns at once): it says what to use
-      assert.throws(() => spawn(`${reg.host}/tools/other:v1`), /run\(\)/);
+      // spawn() takes a reference too: its process starts at once and gets
+      // the guest once pulled; the handle's pid is the guest's process
+      const audit: Record<string, unknown>[] = [];
+      const spawned = await withEnv(vars, () => {
+        const g = spawn(ref, {
+          args: ["exit", "9"],
+          credentials: { username: "carol", password: "pa55" },
+          audit: (r) => audit.push(r),
+        });
+        assert.ok(g.pid > 0);
+        return g.status;
+      });
+      assert.equal(spawned.kind, "exited", spawned.message);
+      assert.equal(spawned.guestCode, 9);
+      assert.ok(
+        audit.some((r) => r.event === "image" && r.ref === ref),
+        JSON.stringify(audit),
+      );
+      // a pull that fails ends the process: failed, with the reason
+      const missing = await withEnv(
+        vars,
+        () =>
+          spawn(`${reg.host}/tools/other:v1`, {
+            credentials: { username: "carol", password: "pa55" },
+          }).status,
+      );
+      assert.equal(missing.kind, "failed");
+      assert.match(missing.message!, /other/);
+      // a stop while the image is pulled: nothing runs, the process is gone
+      const stopped = await withEnv(vars, () => {
+        const g = spawn(ref, {
+          args: ["exit", "9"],
+          credentials: { username: "carol", password: "pa55" },
+        });
+        g.kill();
+        return g.status;
+      });
+      assert.equal(stopped.kind, "failed");
+      assert.match(
+        stopped.message!,
+        /stopped while its image was being pulled/,
+      );
     }
     let reg: Registry;
     try {
