@@ -148,6 +148,8 @@ export class RingBufReader implements BufferReader {
   #dataView: DataView | null;
   /** The data as native-endian words (record headers are 8-aligned). */
   #words: Uint32Array | null;
+  /** Records the last {@link consumeInto} copied. */
+  batchRecords = 0;
   readonly #mask: number;
   readonly #page: number;
   readonly #size: number;
@@ -286,6 +288,7 @@ export class RingBufReader implements BufferReader {
     const outView = new DataView(out.buffer, out.byteOffset, out.byteLength);
     let cons = start;
     let off = 0;
+    let records = 0;
     try {
       // first pass: the run of committed records that fits
       let runStart = cons;
@@ -324,15 +327,18 @@ export class RingBufReader implements BufferReader {
             off = out.length;
             cons += total;
             runStart = cons;
+            records = 1;
           }
           break;
         }
         cons += total;
+        records++;
       }
       flush(cons);
       return off;
     } finally {
       consumer[0] = BigInt(cons);
+      this.batchRecords = records;
     }
   }
 

@@ -219,7 +219,7 @@ export function pollBatch(
   if (r.reader instanceof RingBufReader) {
     // the batch layout is the ring's own: one copy per run of records
     const n = r.reader.consumeInto(out);
-    s.stats[STAT_EVENTS] += batchRecords(dv, n);
+    s.stats[STAT_EVENTS] += r.reader.batchRecords;
     return n;
   }
   let off = 0;
@@ -243,11 +243,3 @@ export function pollBatch(
   return Math.min(off, len);
 }
 
-/** The records in the first `n` bytes of a batch (`u32 size; u32 copied;` data padded to 8). */
-function batchRecords(dv: DataView, n: number): number {
-  let count = 0;
-  for (let p = 0; p + 8 <= n; count++) {
-    p += 8 + ((dv.getUint32(p + 4, true) + 7) & ~7);
-  }
-  return count;
-}
