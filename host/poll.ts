@@ -242,4 +242,3 @@ export function pollBatch(
   s.stats[STAT_LOST] += r.reader.lost - lost;
   return Math.min(off, len);
 }
-
