@@ -149,6 +149,10 @@ async function probePodman(): Promise<Podman | string> {
   } catch {
     return "podman is not installed (scripts/setup-oci.sh installs it)";
   }
+  // podman names the image after the layout's path, and a name must be
+  // lowercase: the checkout's path may not be (a clone in /tmp/tmp.AbC)
+  const layout = `${PODMAN_DIR}/layout`;
+  Deno.symlinkSync(BUILT.dir, layout);
   const why: string[] = [];
   for (const runtime of ["crun", "runc"]) {
     try {
@@ -165,7 +169,7 @@ async function probePodman(): Promise<Podman | string> {
       ...runArgs,
       "--network",
       "none",
-      `oci:${BUILT.dir}:latest`,
+      `oci:${layout}:latest`,
       "--help",
     ]);
     if (r.code === 0 && r.stdout.includes("Usage:")) return { args, runArgs };
