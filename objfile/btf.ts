@@ -143,6 +143,57 @@ const VOID: BtfType = {
   ref: 0,
 };
 
+/** The parts of a `.BTF` section's header, checked (see {@link readBtfHeader}). */
+export interface BtfHeader {
+  /** A view of the whole section. */
+  v: DataView;
+  /** Throws the section's "malformed" error with `what`. */
+  bad: (what: string) => never;
+  /** The string section. */
+  strings: Uint8Array;
+  /** Where the type records start and end in the section. */
+  typeStart: number;
+  /** Where the type records end. */
+  typeEnd: number;
+}
+
+/**
+ * Checks a `.BTF` section's header (size, magic, byte order, the type and
+ * string sections inside the bytes) for both readers of it: {@link Btf} and
+ * the load-time check in validate.ts. `file` names it in errors.
+ */
+export function readBtfHeader(file: string, bytes: Uint8Array): BtfHeader {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const bad = (what: string): never => {
+    throw new ObjectFileError(`${file}: malformed .BTF section (${what})`);
+  };
+  if (bytes.length < 24) bad("header is incomplete");
+  if (v.getUint16(0, true) !== 0xeb9f) {
+    if (v.getUint16(0, false) === 0xeb9f) {
+      throw new ObjectFileError(`${file}: big-endian BTF is not supported`);
+    }
+    bad("bad magic");
+  }
+  const hdrLen = v.getUint32(4, true);
+  const typeOff = v.getUint32(8, true);
+  const typeLen = v.getUint32(12, true);
+  const strOff = v.getUint32(16, true);
+  const strLen = v.getUint32(20, true);
+  if (
+    hdrLen < 24 || hdrLen + typeOff + typeLen > bytes.length ||
+    hdrLen + strOff + strLen > bytes.length
+  ) {
+    bad("type or string section extends past its end");
+  }
+  return {
+    v,
+    bad,
+    strings: bytes.subarray(hdrLen + strOff, hdrLen + strOff + strLen),
+    typeStart: hdrLen + typeOff,
+    typeEnd: hdrLen + typeOff + typeLen,
+  };
+}
+
 /** Parsed BTF of an object. */
 export class Btf {
   readonly file: string;
@@ -153,31 +204,10 @@ export class Btf {
   /** Parses the raw bytes of a .BTF section; `file` names it in errors. */
   constructor(file: string, bytes: Uint8Array) {
     this.file = file;
-    const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const bad = (what: string): never => {
-      throw new ObjectFileError(`${file}: malformed .BTF section (${what})`);
-    };
-    if (bytes.length < 24) bad("header is incomplete");
-    if (v.getUint16(0, true) !== 0xeb9f) {
-      if (v.getUint16(0, false) === 0xeb9f) {
-        throw new ObjectFileError(`${file}: big-endian BTF is not supported`);
-      }
-      bad("bad magic");
-    }
-    const hdrLen = v.getUint32(4, true);
-    const typeOff = v.getUint32(8, true);
-    const typeLen = v.getUint32(12, true);
-    const strOff = v.getUint32(16, true);
-    const strLen = v.getUint32(20, true);
-    if (
-      hdrLen < 24 || hdrLen + typeOff + typeLen > bytes.length ||
-      hdrLen + strOff + strLen > bytes.length
-    ) {
-      bad("type or string section extends past its end");
-    }
-    this.strings = bytes.subarray(hdrLen + strOff, hdrLen + strOff + strLen);
-    let p = hdrLen + typeOff;
-    const end = p + typeLen;
+    const { v, bad, strings, typeStart, typeEnd } = readBtfHeader(file, bytes);
+    this.strings = strings;
+    let p = typeStart;
+    const end = typeEnd;
     const u32 = () => {
       if (p + 4 > end) bad("type data is truncated");
       const x = v.getUint32(p, true);

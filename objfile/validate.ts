@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { Kind } from "./btf.ts";
+import { Kind, readBtfHeader } from "./btf.ts";
 import {
   ElfFile,
   type ElfSymbol,
@@ -443,32 +443,12 @@ const decoder = new TextDecoder();
  * without objects per type or decoded names: this runs on every load.
  */
 export function checkBtf(file: string, bytes: Uint8Array): BtfIndex {
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const bad = (what: string): never => {
-    throw new ObjectFileError(`${file}: malformed .BTF section (${what})`);
-  };
-  if (bytes.length < 24) bad("header is incomplete");
-  if (v.getUint16(0, true) !== 0xeb9f) {
-    if (v.getUint16(0, false) === 0xeb9f) {
-      throw new ObjectFileError(`${file}: big-endian BTF is not supported`);
-    }
-    bad("bad magic");
-  }
-  const hdrLen = v.getUint32(4, true);
-  const typeOff = v.getUint32(8, true);
-  const typeLen = v.getUint32(12, true);
-  const strOff = v.getUint32(16, true);
-  const strLen = v.getUint32(20, true);
-  if (
-    hdrLen < 24 || hdrLen + typeOff + typeLen > bytes.length ||
-    hdrLen + strOff + strLen > bytes.length
-  ) {
-    bad("type or string section extends past its end");
-  }
-  const strings = bytes.subarray(hdrLen + strOff, hdrLen + strOff + strLen);
+  const { v, bad, strings, typeStart: start, typeEnd: end } = readBtfHeader(
+    file,
+    bytes,
+  );
   const nstr = strings.length;
-  const start = hdrLen + typeOff;
-  const end = start + typeLen;
+  const typeLen = end - start;
   const name = (off: number) => {
     if (off >= nstr && off !== 0) bad(`bad string offset ${off}`);
   };
