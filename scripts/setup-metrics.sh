@@ -10,23 +10,8 @@ set -euo pipefail
 
 log() { printf 'setup-metrics: %s\n' "$*" >&2; }
 
-installed() {
-  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
-}
+# shellcheck source=apt-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt-lib.sh"
 
 [ "${1:-}" = "--no-apt" ] && exit 0
-installed prometheus && exit 0
-log "installing Debian package: prometheus"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >&2
-# the maintainer script starts prometheus.service where systemd runs: a
-# policy-rc.d that says "no" keeps it from starting
-policy=/usr/sbin/policy-rc.d
-added=""
-if [ ! -e "$policy" ]; then
-  printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && added=1
-fi
-status=0
-apt-get install -y -qq --no-install-recommends prometheus >&2 || status=$?
-[ -n "$added" ] && rm -f "$policy"
-exit $status
+install_servers prometheus

@@ -13,27 +13,8 @@ set -euo pipefail
 
 log() { printf 'setup-oci: %s\n' "$*" >&2; }
 
-installed() {
-  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
-}
+# shellcheck source=apt-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt-lib.sh"
 
 [ "${1:-}" = "--no-apt" ] && exit 0
-missing=()
-for p in docker-registry apache2-utils skopeo podman runc; do
-  installed "$p" || missing+=("$p")
-done
-[ ${#missing[@]} -eq 0 ] && exit 0
-log "installing Debian packages: ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >&2
-# docker-registry's (and podman's) maintainer scripts start services where
-# systemd runs; the tests start their own instances, so keep them from it
-policy=/usr/sbin/policy-rc.d
-added=""
-if [ ! -e "$policy" ]; then
-  printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && added=1
-fi
-status=0
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 || status=$?
-[ -n "$added" ] && rm -f "$policy"
-exit $status
+install_servers docker-registry apache2-utils skopeo podman runc
