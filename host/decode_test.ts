@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { Btf } from "../objfile/btf.ts";
 import { ElfFile } from "../objfile/elf.ts";
-import { buildObject, concat } from "../objfile/_test_object.ts";
+import { buildObject } from "../objfile/_test_object.ts";
+import { BtfBuilder } from "../objfile/_test_btf.ts";
 import {
   applySets,
   decodeHistogram,
@@ -16,82 +17,6 @@ import {
 } from "./decode.ts";
 
 const enc = new TextEncoder();
-
-/** A tiny BTF writer: each call appends a type and returns its id. */
-class BtfBuilder {
-  #strs: number[] = [0];
-  #offs = new Map<string, number>();
-  #types: number[] = [];
-  #n = 0;
-  str(s: string): number {
-    if (!s) return 0;
-    if (!this.#offs.has(s)) {
-      this.#offs.set(s, this.#strs.length);
-      this.#strs.push(...enc.encode(s), 0);
-    }
-    return this.#offs.get(s)!;
-  }
-  #add(
-    name: string,
-    kind: number,
-    vlen: number,
-    sizeOrType: number,
-    ...rest: number[]
-  ) {
-    this.#types.push(this.str(name), (kind << 24) | vlen, sizeOrType, ...rest);
-    return ++this.#n;
-  }
-  int(name: string, size: number, enc = 0) {
-    return this.#add(name, 1, 0, size, (enc << 24) | (size * 8));
-  }
-  ptr(to: number) {
-    return this.#add("", 2, 0, to);
-  }
-  array(elem: number, n: number, index: number) {
-    return this.#add("", 3, 0, 0, elem, index, n);
-  }
-  struct(name: string, size: number, members: [string, number, number][]) {
-    return this.#add(
-      name,
-      4,
-      members.length,
-      size,
-      ...members.flatMap(([n, t, off]) => [this.str(n), t, off * 8]),
-    );
-  }
-  enum(name: string, size: number, vals: [string, number][]) {
-    return this.#add(
-      name,
-      6,
-      vals.length,
-      size,
-      ...vals.flatMap(([n, v]) => [this.str(n), v >>> 0]),
-    );
-  }
-  const(t: number) {
-    return this.#add("", 10, 0, t);
-  }
-  volatile(t: number) {
-    return this.#add("", 9, 0, t);
-  }
-  variable(name: string, t: number) {
-    return this.#add(name, 14, 0, t, 1);
-  }
-  datasec(name: string, size: number, vars: [number, number, number][]) {
-    return this.#add(name, 15, vars.length, size, ...vars.flat());
-  }
-  bytes(): Uint8Array {
-    const t = new Uint8Array(new Uint32Array(this.#types).buffer);
-    const hdr = new DataView(new ArrayBuffer(24));
-    hdr.setUint16(0, 0xeb9f, true);
-    hdr.setUint8(2, 1);
-    hdr.setUint32(4, 24, true);
-    hdr.setUint32(12, t.length, true);
-    hdr.setUint32(16, t.length, true);
-    hdr.setUint32(20, this.#strs.length, true);
-    return concat(new Uint8Array(hdr.buffer), t, new Uint8Array(this.#strs));
-  }
-}
 
 /** bootstrap's struct event, its ring buffer map and a rodata global. */
 function bootstrapLike(opts: { unused?: boolean; mapValue?: boolean } = {}) {
