@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: set up this machine, build the bootstrap example (C guest +
 # BPF object) from source, and run it on the Deno runtime. It traces every
-# exec and exit on the system until Ctrl-C, or for SECONDS when given.
+# exec and exit on the system until Ctrl-C, or for SECONDS when given (then
+# with one /bin/true a second, so that an idle machine shows events too).
 #
 #   scripts/main.sh [SECONDS]
 set -euo pipefail
@@ -12,8 +13,12 @@ cmd=("$DENO" run --allow-ffi --allow-read --allow-env mod.ts build/examples/boot
 if [ $# -gt 0 ]; then
   # run for a duration: SIGINT after SECONDS, which the runtime turns into a
   # clean exit (130, the Ctrl-C status): that is this job's success
+  # an idle machine execs nothing: one short process a second shows events
+  ( for _ in $(seq 1 "$1"); do sleep 1; /bin/true; done ) &
+  load=$!
   status=0
   timeout --preserve-status -s INT "$1" "${cmd[@]}" || status=$?
+  kill "$load" 2>/dev/null || true
   [ "$status" = 130 ] && status=0
   exit "$status"
 fi
