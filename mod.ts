@@ -73,6 +73,7 @@ export {
   type PreopenSpec,
   run,
   spawn,
+  type SpawnMetrics,
   type SpawnOptions,
 } from "./host/spawn.ts";
 export {

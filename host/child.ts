@@ -79,6 +79,29 @@ async function main(): Promise<GuestStatus> {
   if (!(module instanceof WebAssembly.Module)) return module;
   const missing = preflight();
   if (missing) return missing;
+  let server: import("./metrics/mod.ts").MetricsServer | undefined;
+  if (config.serveMetrics) {
+    // this process serves /metrics (a Worker of its own), fed like the CLI's
+    const m = await import("./metrics/mod.ts");
+    const want = config.serveMetrics;
+    try {
+      server = await m.startMetricsServer({
+        listen: want.listen,
+        guest: want.guest ?? config.name,
+        digest: want.digest ?? await m.sha256Digest(bytes),
+        config: want.config as import("./metrics/mod.ts").MetricsConfig,
+        configPath: want.configPath,
+      });
+    } catch (e) {
+      return failed(`--metrics: ${(e as Error).message}`);
+    }
+    server.onLog = (line) => send({ t: "log", line });
+    send({
+      t: "log",
+      line: `wasm-bpf: metrics at http://${server.address}/metrics`,
+    });
+    config = { ...config, metrics: server.link };
+  }
   const guest = startGuest(module, config, {
     log: (line) => send({ t: "log", line }),
     audit: config.audit ? (record) => send({ t: "audit", record }) : undefined,
@@ -97,7 +120,11 @@ async function main(): Promise<GuestStatus> {
     } catch { /* closed */ }
     guest.stop("SIGTERM");
   })();
-  return await guest.status;
+  try {
+    return await guest.status;
+  } finally {
+    await server?.close();
+  }
 }
 
 if (import.meta.main) {

@@ -15,7 +15,7 @@ import {
   type ProgramKind,
 } from "./policy.ts";
 import { compileGuest, preflight, startGuest } from "./runner.ts";
-import { type GuestProcess, spawn } from "./spawn.ts";
+import { type GuestProcess, spawn, type SpawnMetrics } from "./spawn.ts";
 import { ExitCode, failed, type GuestStatus } from "./status.ts";
 import type { ChildConfig, PreopenSpec } from "./protocol.ts";
 import { REGISTRY_USAGE, type RegistryFlags } from "./oci/usage.ts";
@@ -437,12 +437,6 @@ export async function main(args: string[]): Promise<number> {
     );
     return ExitCode.USAGE;
   }
-  if (p.metrics !== undefined && policy.maxMemoryBytes !== undefined) {
-    console.error(
-      "wasm-bpf: --metrics does not work with --max-memory yet (the guest runs in a process of its own): drop one of them",
-    );
-    return ExitCode.USAGE;
-  }
   // checked before anything is pulled or loaded; host/metrics loads only here
   const metricsCli = p.metrics !== undefined
     ? await import("./metrics/cli.ts")
@@ -452,6 +446,8 @@ export async function main(args: string[]): Promise<number> {
     : undefined;
   if (typeof metricsPlan === "number") return metricsPlan;
   let metrics: import("./metrics/cli.ts").CliMetrics | undefined;
+  // with --max-memory the guest's own process serves them (spawn's metrics)
+  let apartMetrics: SpawnMetrics | undefined;
   let audit: ((e: Record<string, unknown>) => void) | undefined;
   let auditFile: Deno.FsFile | undefined;
   if (p.audit) {
@@ -492,7 +488,22 @@ export async function main(args: string[]): Promise<number> {
       }
     }
     const isObject = await isObjectFile(p.wasm);
-    if (metricsCli && metricsPlan) {
+    if (metricsCli && metricsPlan && !isObject && policy.maxMemoryBytes) {
+      const m = await metricsCli.checkForCli(
+        metricsPlan,
+        p.wasm,
+        false,
+        pulled,
+      );
+      if (typeof m === "number") return m;
+      apartMetrics = {
+        listen: metricsPlan.listen,
+        config: metricsPlan.config,
+        configPath: metricsPlan.configPath,
+        guest: m.name,
+        digest: m.digest,
+      };
+    } else if (metricsCli && metricsPlan) {
       const m = await metricsCli.startForCli(
         metricsPlan,
         p.wasm,
@@ -528,7 +539,7 @@ export async function main(args: string[]): Promise<number> {
     // runs in a process of its own
     const status = policy.maxMemoryBytes === undefined
       ? await runHere(p.wasm, config, audit)
-      : await runApart(p.wasm, config, audit);
+      : await runApart(p.wasm, config, audit, apartMetrics);
     if (status.kind !== "exited") {
       console.error(`wasm-bpf: ${status.message} (exit ${status.code})`);
     }
@@ -552,12 +563,14 @@ async function runApart(
   file: string,
   config: Omit<ChildConfig, "wasm">,
   audit: ((e: Record<string, unknown>) => void) | undefined,
+  metrics: SpawnMetrics | undefined,
 ): Promise<GuestStatus> {
   let guest: GuestProcess;
   try {
     guest = spawn(file, {
       ...config,
       audit,
+      metrics,
       log: (line) => console.error(line),
     });
   } catch (e) {

@@ -58,6 +58,18 @@ export interface ChildConfig {
    * process only: not JSON-able, never sent to a guest's own process).
    */
   metrics?: { stats: SharedArrayBuffer; port?: MessagePort; maps: string[] };
+  /**
+   * A guest's own process serves `/metrics` itself ({@link ./spawn.ts}'s
+   * `metrics` option): where, the digest label (default: the sha256 of the
+   * guest's bytes), and the maps to export (a parsed `--metrics-config`).
+   */
+  serveMetrics?: {
+    listen: string;
+    guest?: string;
+    digest?: string;
+    config?: unknown;
+    configPath?: string;
+  };
 }
 
 /** One frame from the guest's process. */

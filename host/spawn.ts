@@ -90,6 +90,35 @@ export interface SpawnOptions {
    * to a registry other than localhost/127.0.0.1 (default false).
    */
   insecure?: boolean;
+  /**
+   * Serve Prometheus metrics from the guest's process while it runs (as the
+   * CLI's `--metrics`): `listen` is `HOST:PORT` (`:PORT` is every
+   * interface, port 0 a free one; the address is reported through `log`),
+   * `config` the parsed `--metrics-config` (maps to export). The guest's
+   * process gets `--allow-net` for that host only.
+   */
+  metrics?: SpawnMetrics;
+}
+
+/** The `metrics` option of {@link spawn}. */
+export interface SpawnMetrics {
+  /** `HOST:PORT` to listen on. */
+  listen: string;
+  /** Maps to export, as `--metrics-config` reads them. */
+  config?: unknown;
+  /** Where the config came from, for messages. */
+  configPath?: string;
+  /** The `guest` label (default: the guest's name). */
+  guest?: string;
+  /** The `digest` label (default: the sha256 of the guest's bytes). */
+  digest?: string;
+}
+
+/** The host part of `HOST:PORT` / `:PORT` / `[v6]:PORT`, for --allow-net. */
+function listenHost(listen: string): string {
+  const at = listen.lastIndexOf(":");
+  const host = at < 0 ? listen : listen.slice(0, at);
+  return host === "" ? "0.0.0.0" : host;
 }
 
 export type { HostFunctionContext } from "./guest.ts";
@@ -363,6 +392,13 @@ export function spawn(
     callbackModule: options.callbackModule,
     callbackExport: options.callbackExport,
     graceMs: options.graceMs ?? 2000,
+    serveMetrics: options.metrics && {
+      listen: options.metrics.listen,
+      guest: options.metrics.guest,
+      digest: options.metrics.digest,
+      config: options.metrics.config,
+      configPath: options.metrics.configPath,
+    },
   };
   const limit = config.policy.maxMemoryBytes;
   const args = [
@@ -372,6 +408,9 @@ export function spawn(
     "--allow-ffi",
     "--allow-read",
     "--allow-env=WASM_BPF_LIBBPF,WASM_BPF_LIBC,WASM_BPF_FAST,WASM_BPF_WATCHDOG",
+    ...(options.metrics
+      ? [`--allow-net=${listenHost(options.metrics.listen)}`]
+      : []),
     // the ceiling covers the JavaScript heap too (WasmGC objects live there)
     ...(limit !== undefined
       ? [
@@ -407,16 +446,28 @@ export function spawn(
   handle.pulling = name;
   (async () => {
     const { resolveGuest } = await import("./oci/guest.ts");
+    let digest: string | undefined; // the image's, for the metrics' label
     const image = await resolveGuest(
       ref,
       options.policy?.allowImages,
-      options.audit,
+      (record) => {
+        if (record.event === "image") digest = String(record.digest);
+        options.audit?.(record);
+      },
       { credentials: options.credentials, insecure: options.insecure },
     ).catch((e: Error) => `${ref}: ${e.message}`);
     handle.pulling = undefined;
     if (handle.stopRequested) return; // kill() ended it already
     if (image instanceof Uint8Array) {
-      send({ ...config, wasm: { base64: toBase64(image) } });
+      send({
+        ...config,
+        wasm: { base64: toBase64(image) },
+        serveMetrics: config.serveMetrics &&
+          {
+            ...config.serveMetrics,
+            digest: config.serveMetrics.digest ?? digest,
+          },
+      });
     } else {
       handle.failWith(image ?? `${ref}: not a file and not a reference`);
     }

@@ -15,6 +15,7 @@ import {
   runCli,
 } from "./util.ts";
 import { sampleLines } from "../host/metrics/_test_util.ts";
+import { spawn } from "../host/spawn.ts";
 
 const PROMETHEUS = "/usr/bin/prometheus";
 const PROM_SKIP = (() => {
@@ -70,12 +71,13 @@ async function startHost(
   args: string[],
   listen = "127.0.0.1:0",
   env?: Record<string, string>,
+  permissions: string[] = NET,
 ): Promise<Host> {
   const child = new Deno.Command(Deno.execPath(), {
     env,
     args: [
       "run",
-      ...NET,
+      ...permissions,
       `${ROOT}/mod.ts`,
       "--metrics",
       listen,
@@ -368,6 +370,82 @@ Deno.test("metrics: a guest in a Worker (no native watchdog) feeds the server to
     2,
   );
   assert.equal(value(text, "execs_total", { comm: 'a\\\\\\"b' }), 3);
+});
+
+Deno.test("metrics: with --max-memory the guest's own process serves them", async () => {
+  const g = await guests();
+  const cfg = await tempJson(COUNTERS);
+  await using host = await startHost(
+    [
+      "--max-memory=64",
+      "--metrics-config",
+      cfg,
+      "--timeout",
+      "5",
+      g.wasm,
+      "inject",
+    ],
+    "127.0.0.1:0",
+    undefined,
+    [...NET, "--allow-run"],
+  );
+  await host.waitOut(/ready/);
+  const text = await scrape(host.url);
+  await Deno.remove(cfg);
+  assert.equal(
+    value(text, "wasm_bpf_map_operations_total", {
+      op: "update",
+      guest: "metrics.wasm",
+    }),
+    2,
+  );
+  assert.equal(value(text, "execs_total", { comm: 'a\\\\\\"b' }), 3);
+  host.child.kill("SIGINT");
+  assert.equal((await host.status).code, 130, host.stderr());
+  assert.ok(await portClosed(host.port), "the port is still bound");
+});
+
+Deno.test("metrics: spawn({ metrics }) serves them from the guest's process, labelled by the guest", async () => {
+  const g = await guests();
+  const lines: string[] = [];
+  const guest = spawn(g.wasm, {
+    args: ["inject"],
+    stdout: "piped",
+    log: (l) => lines.push(l),
+    metrics: { listen: "127.0.0.1:0", config: COUNTERS, guest: "injector" },
+  });
+  try {
+    const reader = guest.stdout!.pipeThrough(new TextDecoderStream())
+      .getReader();
+    let out = "";
+    while (!/ready/.test(out)) {
+      const { value: chunk, done } = await reader.read();
+      if (done) break;
+      out += chunk;
+    }
+    reader.releaseLock();
+    assert.match(out, /ready/, lines.join("\n"));
+    const at = lines.map((l) => /metrics at (http:\/\/\S+\/metrics)/.exec(l))
+      .find((m) => m);
+    assert.ok(at, `no address line: ${lines.join("\n")}`);
+    const text = await scrape(at[1]);
+    assert.equal(
+      value(text, "wasm_bpf_map_operations_total", {
+        op: "update",
+        guest: "injector",
+      }),
+      2,
+    );
+    assert.match(text, /digest="sha256:[0-9a-f]{64}"/);
+    assert.equal(value(text, "execs_total", { comm: 'a\\\\\\"b' }), 3);
+    guest.kill("SIGINT");
+    const st = await guest.status;
+    assert.equal(st.kind, "interrupted", st.message);
+    const port = Number(/:(\d+)\/metrics/.exec(at[1])![1]);
+    assert.ok(await portClosed(port), "the port is still bound");
+  } finally {
+    await guest[Symbol.asyncDispose]();
+  }
 });
 
 Deno.test("metrics: a guest filling a map gets maxSeries series and a count of the rest", async () => {

@@ -86,17 +86,25 @@ export interface CliMetrics {
   objectHook: ObjectMetricsHook;
 }
 
+/** What {@link checkForCli} found: the labels the server will use. */
+export interface CheckedMetrics {
+  /** The guest's name (label `guest`). */
+  name: string;
+  /** Its digest (label `digest`). */
+  digest: string;
+}
+
 /**
  * Checks the config against the BPF objects of `file` (a bare object, or
- * those a wasm guest embeds), then starts the server and prints its
- * address on stderr. `image`: the reference it was pulled by.
+ * those a wasm guest embeds) and works out the labels. `image`: the
+ * reference it was pulled by.
  */
-export async function startForCli(
+export async function checkForCli(
   plan: MetricsPlan,
   file: string,
   isObject: boolean,
   image: { ref: string; digest: string } | undefined,
-): Promise<CliMetrics | number> {
+): Promise<CheckedMetrics | number> {
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(file);
@@ -130,12 +138,28 @@ export async function startForCli(
       }
     }
   }
+  return { name, digest: image?.digest ?? await sha256Digest(bytes) };
+}
+
+/**
+ * {@link checkForCli}, then starts the server in this process and prints
+ * its address on stderr.
+ */
+export async function startForCli(
+  plan: MetricsPlan,
+  file: string,
+  isObject: boolean,
+  image: { ref: string; digest: string } | undefined,
+): Promise<CliMetrics | number> {
+  const checked = await checkForCli(plan, file, isObject, image);
+  if (typeof checked === "number") return checked;
+  const { name, digest } = checked;
   let server: MetricsServer;
   try {
     server = await startMetricsServer({
       listen: plan.listen,
       guest: name,
-      digest: image?.digest ?? await sha256Digest(bytes),
+      digest,
       config: plan.config,
       configPath: plan.configPath,
     });
