@@ -220,6 +220,20 @@ async function putManifest(
   assert.equal(res.status, 201, text);
 }
 
+/**
+ * Pushes contain.wasm to `REGISTRY/tools/contain:v1` with the CLI (no
+ * credentials); the reference and the pinned `...@sha256:` one it printed.
+ */
+async function pushContain(
+  reg: Registry,
+): Promise<{ ref: string; pinned: string }> {
+  const file = `${ROOT}/build/tests/guests/contain/contain.wasm`;
+  const ref = `${reg.host}/tools/contain:v1`;
+  const pushed = await cli(["push", file, ref], await env());
+  assert.equal(pushed.code, 0, pushed.stderr);
+  return { ref, pinned: oneLine(pushed.stdout) };
+}
+
 Deno.test({
   name:
     "oci: push then pull gives the same bytes and digest; skopeo reads what push wrote",
@@ -227,11 +241,7 @@ Deno.test({
   async fn() {
     const wasm = await contain();
     await using reg = await startRegistry();
-    const file = `${ROOT}/build/tests/guests/contain/contain.wasm`;
-    const ref = `${reg.host}/tools/contain:v1`;
-    const pushed = await cli(["push", file, ref], await env());
-    assert.equal(pushed.code, 0, pushed.stderr);
-    const pinned = oneLine(pushed.stdout);
+    const { ref, pinned } = await pushContain(reg);
     assert.match(
       pinned,
       new RegExp(`^${reg.host}/tools/contain@sha256:[a-f0-9]{64}$`),
@@ -329,11 +339,7 @@ Deno.test({
   async fn() {
     await contain();
     await using reg = await startRegistry();
-    const file = `${ROOT}/build/tests/guests/contain/contain.wasm`;
-    const ref = `${reg.host}/tools/contain:v1`;
-    const pushed = await cli(["push", file, ref], await env());
-    assert.equal(pushed.code, 0, pushed.stderr);
-    const pinned = oneLine(pushed.stdout);
+    const { ref, pinned } = await pushContain(reg);
     const digest = pinned.split("@")[1];
 
     const vars = await env();
@@ -377,10 +383,7 @@ Deno.test({
   async fn() {
     const wasm = await contain();
     await using reg = await startRegistry();
-    const file = `${ROOT}/build/tests/guests/contain/contain.wasm`;
-    const ref = `${reg.host}/tools/contain:v1`;
-    const pushed = await cli(["push", file, ref], await env());
-    assert.equal(pushed.code, 0, pushed.stderr);
+    const { ref } = await pushContain(reg);
     // change the guest's "ready" to "READY": still a valid module, which
     // would run and say so if the digest were not checked
     const hex = (await sha256(wasm)).slice(7);
@@ -532,11 +535,7 @@ Deno.test({
   async fn() {
     await contain();
     await using reg = await startRegistry();
-    const file = `${ROOT}/build/tests/guests/contain/contain.wasm`;
-    const ref = `${reg.host}/tools/contain:v1`;
-    const pushed = await cli(["push", file, ref], await env());
-    assert.equal(pushed.code, 0, pushed.stderr);
-    const pinned = oneLine(pushed.stdout);
+    const { ref, pinned } = await pushContain(reg);
     const vars = await env();
     const policy = `${vars.XDG_CACHE_HOME}/policy.json`;
 
@@ -958,10 +957,7 @@ Deno.test({
   async fn() {
     await contain();
     await using reg = await startRegistry();
-    const file = `${ROOT}/build/tests/guests/contain/contain.wasm`;
-    const ref = `${reg.host}/tools/contain:v1`;
-    const pushed = await cli(["push", file, ref], await env());
-    assert.equal(pushed.code, 0, pushed.stderr);
+    const { ref } = await pushContain(reg);
     const vars = await env();
     const lib = await withEnv(
       vars,
