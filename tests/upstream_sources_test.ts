@@ -9,6 +9,8 @@
  */
 import assert from "node:assert/strict";
 import { assertNoBpfLeaks, bpfSnapshot, buildGuest, ROOT } from "./util.ts";
+import { Btf, Kind } from "../objfile/btf.ts";
+import { ElfFile } from "../objfile/elf.ts";
 import { fields, spawnAndWait, Tool } from "../examples/tool_test_util.ts";
 
 const CGROUP2 = "/sys/fs/cgroup/unified";
@@ -22,6 +24,12 @@ function xdpOnLo(): boolean {
 Deno.test("upstream-style bootstrap (wasm.h from bootstrap.h) traces an exec", async () => {
   const dir = await buildGuest("tests/guests/upstream-bootstrap");
   // the object alone does not name struct event: the header put it there
+  const obj = `${dir}/bootstrap.bpf.o`;
+  const btf = Btf.fromElf(new ElfFile(obj, await Deno.readFile(obj)));
+  assert.ok(
+    !btf.types.some((t) => t.kind === Kind.STRUCT && t.name === "event"),
+    "struct event is in the object's BTF",
+  );
   const wasmH = await Deno.readTextFile(`${dir}/bootstrap.wasm.h`);
   assert.match(wasmH, /^struct event \{/m);
   assert.match(
