@@ -132,8 +132,10 @@ export class GuestProcess implements AsyncDisposable {
   #killTimer: ReturnType<typeof setTimeout> | undefined;
   #exited = false;
   #failure: string | undefined;
-  #stopRequested = false;
-  /** @internal Set while this process pulls the guest's image. */
+  /**
+   * @internal The guest's name while this process pulls its image; unset
+   * when the pull ends or {@link kill} ends the process first.
+   */
   pulling: string | undefined;
   /** Settles when the guest's process is gone, with how the guest ended. */
   readonly status: Promise<GuestStatus>;
@@ -236,11 +238,6 @@ export class GuestProcess implements AsyncDisposable {
     if (options.signal?.aborted) this.kill("SIGINT");
   }
 
-  /** @internal Whether {@link kill} was called (a pull in flight checks it). */
-  get stopRequested(): boolean {
-    return this.#stopRequested;
-  }
-
   /**
    * @internal Ends the guest's process before it got a guest (a pull that
    * failed): the status is `failed` with `message`.
@@ -288,12 +285,12 @@ export class GuestProcess implements AsyncDisposable {
    */
   kill(signal: Deno.Signal = "SIGTERM"): void {
     if (this.#exited) return;
-    this.#stopRequested = true;
     if (this.pulling !== undefined) {
       // no guest yet: nothing to unwind
       this.failWith(
         `${this.pulling}: stopped while its image was being pulled`,
       );
+      this.pulling = undefined;
       return;
     }
     try {
@@ -445,27 +442,18 @@ export function spawn(
   // pull that fails, or a stop meanwhile, ends the process with no guest run
   handle.pulling = name;
   (async () => {
-    const { resolveGuest } = await import("./oci/guest.ts");
-    let digest: string | undefined; // the image's, for the metrics' label
-    const image = await resolveGuest(
-      ref,
-      options.policy?.allowImages,
-      (record) => {
-        if (record.event === "image") digest = String(record.digest);
-        options.audit?.(record);
-      },
-      { credentials: options.credentials, insecure: options.insecure },
-    ).catch((e: Error) => `${ref}: ${e.message}`);
+    const image = await pullGuest(ref, options)
+      .catch((e: Error) => `${ref}: ${e.message}`);
+    if (handle.pulling === undefined) return; // kill() ended it already
     handle.pulling = undefined;
-    if (handle.stopRequested) return; // kill() ended it already
-    if (image instanceof Uint8Array) {
+    if (image && typeof image !== "string") {
       send({
         ...config,
-        wasm: { base64: toBase64(image) },
+        wasm: { base64: toBase64(image.bytes) },
         serveMetrics: config.serveMetrics &&
           {
             ...config.serveMetrics,
-            digest: config.serveMetrics.digest ?? digest,
+            digest: config.serveMetrics.digest ?? image.digest,
           },
       });
     } else {
@@ -473,6 +461,29 @@ export function spawn(
     }
   })();
   return handle;
+}
+
+/**
+ * Pulls the guest at `ref` as `options` say (verified, checked against the
+ * policy's `allowImages`, audited): its bytes and the image's digest, the
+ * reason it cannot run, or undefined when `ref` is a file or no reference.
+ */
+async function pullGuest(
+  ref: string,
+  options: SpawnOptions,
+): Promise<{ bytes: Uint8Array; digest?: string } | string | undefined> {
+  const { resolveGuest } = await import("./oci/guest.ts");
+  let digest: string | undefined;
+  const bytes = await resolveGuest(
+    ref,
+    options.policy?.allowImages,
+    (record) => {
+      if (record.event === "image") digest = String(record.digest);
+      options.audit?.(record);
+    },
+    { credentials: options.credentials, insecure: options.insecure },
+  );
+  return bytes instanceof Uint8Array ? { bytes, digest } : bytes;
 }
 
 /**
@@ -489,18 +500,13 @@ export async function run(
   options: SpawnOptions = {},
 ): Promise<GuestStatus> {
   if (typeof wasm === "string") {
-    // an OCI reference (a path that exists is a file): pulled, verified
-    const { resolveGuest } = await import("./oci/guest.ts");
-    const image = await resolveGuest(
-      wasm,
-      options.policy?.allowImages,
-      options.audit,
-      { credentials: options.credentials, insecure: options.insecure },
-    );
+    // an OCI reference (a path that exists is a file): pulled before the
+    // guest's process starts
+    const image = await pullGuest(wasm, options);
     if (typeof image === "string") return failed(image);
     if (image) {
       options = { ...options, name: options.name ?? wasm };
-      wasm = image;
+      wasm = image.bytes;
     }
   }
   let guest: GuestProcess;
