@@ -14,17 +14,11 @@ export {
   listTar,
   writeLayer,
 } from "../host/oci/tar.ts";
+import { sha256 } from "../host/oci/cache.ts";
+
+export { sha256 };
 
 const enc = new TextEncoder();
-
-/** `sha256:<hex>` of `bytes`. */
-export async function sha256(bytes: Uint8Array): Promise<string> {
-  const hash = new Uint8Array(
-    await crypto.subtle.digest("SHA-256", bytes as BufferSource),
-  );
-  return "sha256:" +
-    Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 /** What the image's config says about running it. */
 export interface ImageConfig {

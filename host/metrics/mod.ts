@@ -20,6 +20,9 @@ import {
   STAT_POLLS,
 } from "./stats.ts";
 
+/** `sha256:<hex>` of `bytes`: the `digest` label of a guest run from a file. */
+export { sha256 as sha256Digest } from "../oci/cache.ts";
+
 export {
   checkConfig,
   embeddedObjects,
@@ -174,15 +177,6 @@ export async function startMetricsServer(
     },
   };
   return server;
-}
-
-/** `sha256:<hex>` of `bytes`. */
-export async function sha256Digest(bytes: Uint8Array): Promise<string> {
-  const h = new Uint8Array(
-    await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>),
-  );
-  return "sha256:" +
-    Array.from(h, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** What a bare object's run tells the server ({@link ../object_run.ts}). */
