@@ -35,6 +35,7 @@ import {
 import type { Policy } from "./policy.ts";
 import type { Credentials } from "./oci/client.ts";
 import { looksLikeReference } from "./oci/ref.ts";
+import { parseListen } from "./metrics/listen.ts";
 import { crashed, failed, type GuestStatus, isGuestStatus } from "./status.ts";
 
 /** Options of {@link spawn} and {@link run}. */
@@ -114,11 +115,10 @@ export interface SpawnMetrics {
   digest?: string;
 }
 
-/** The host part of `HOST:PORT` / `:PORT` / `[v6]:PORT`, for --allow-net. */
-function listenHost(listen: string): string {
-  const at = listen.lastIndexOf(":");
-  const host = at < 0 ? listen : listen.slice(0, at);
-  return host === "" ? "0.0.0.0" : host;
+/** `--allow-net` for the host of `listen` (checked: one clear line if bad). */
+function allowNetFor(listen: string): string {
+  const { hostname } = parseListen(listen);
+  return `--allow-net=${hostname.includes(":") ? `[${hostname}]` : hostname}`;
 }
 
 export type { HostFunctionContext } from "./guest.ts";
@@ -405,9 +405,7 @@ export function spawn(
     "--allow-ffi",
     "--allow-read",
     "--allow-env=WASM_BPF_LIBBPF,WASM_BPF_LIBC,WASM_BPF_FAST,WASM_BPF_WATCHDOG",
-    ...(options.metrics
-      ? [`--allow-net=${listenHost(options.metrics.listen)}`]
-      : []),
+    ...(options.metrics ? [allowNetFor(options.metrics.listen)] : []),
     // the ceiling covers the JavaScript heap too (WasmGC objects live there)
     ...(limit !== undefined
       ? [

@@ -407,6 +407,11 @@ Deno.test("metrics: with --max-memory the guest's own process serves them", asyn
 
 Deno.test("metrics: spawn({ metrics }) serves them from the guest's process, labelled by the guest", async () => {
   const g = await guests();
+  // a bad address is one clear error before any process starts
+  assert.throws(
+    () => spawn(g.wasm, { metrics: { listen: "localhost" } }),
+    /--metrics needs HOST:PORT/,
+  );
   const lines: string[] = [];
   const guest = spawn(g.wasm, {
     args: ["inject"],

@@ -10,6 +10,7 @@
 import { MapFd } from "../../ffi/mod.ts";
 import type { ObjectMetricsHook } from "../object_run.ts";
 import type { MetricsConfig } from "./config.ts";
+import { parseListen } from "./listen.ts";
 import type { ObjectMessage, ServerReport, ServerStart } from "./server.ts";
 import {
   newStats,
@@ -31,18 +32,7 @@ export {
   parseMetricsConfig,
   wasmDataImage,
 } from "./config.ts";
-
-/** Where to listen: `HOST:PORT`, `:PORT` (every interface), `[v6]:PORT`. */
-export function parseListen(s: string): { hostname: string; port: number } {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]*)):(\d{1,5})$/.exec(s);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) {
-    throw new Error(
-      `--metrics needs HOST:PORT (':9464' for every interface, '127.0.0.1:0' for a free port), got '${s}'`,
-    );
-  }
-  return { hostname: m[1] ?? (m[2] || "0.0.0.0"), port };
-}
+export { parseListen } from "./listen.ts";
 
 /** What a guest's host needs to feed the server (in-process, or transferred to a guest Worker). */
 export interface MetricsLink {
