@@ -53,7 +53,12 @@ import {
 } from "./decode.ts";
 import { AbiError } from "./errors.ts";
 import { openAndLoad } from "./load.ts";
-import { actingHelpers, type Policy, resolvePolicy } from "./policy.ts";
+import {
+  actingHelpers,
+  type Policy,
+  resolvePolicy,
+  sectionHead,
+} from "./policy.ts";
 import { ExitCode } from "./status.ts";
 
 export { formatHistogram, SetError };
@@ -117,7 +122,7 @@ export interface ObjectRunOptions {
  */
 export function attachTargetNeeded(section: string): string | undefined {
   const sec = section.replace(/^\?/, "");
-  const kind = sec.split(/[/.]/)[0];
+  const kind = sectionHead(sec);
   if (kind === "sockops" || kind.startsWith("cgroup")) {
     return "a cgroup v2 directory";
   }

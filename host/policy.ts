@@ -126,10 +126,14 @@ export class PolicyDenied extends Error {
   }
 }
 
+/** A section name's program type: `xdp` of `xdp.frags`, `tp` of `tp/a/b` (`?` dropped). */
+export function sectionHead(section: string): string {
+  return section.replace(/^\?/, "").split(/[/.]/)[0];
+}
+
 /** The kind of a program from its section name. */
 export function programKind(section: string): ProgramKind {
-  const s = section.replace(/^\?/, "");
-  const head = s.split(/[/.]/)[0];
+  const head = sectionHead(section);
   if (head === "fmod_ret") return "fmod_ret";
   if (head === "struct_ops") return "struct_ops";
   if (head === "freplace") return "freplace";
@@ -155,10 +159,11 @@ export function programKind(section: string): ProgramKind {
  * kernel's `enum bpf_func_id`: what signals or changes other processes,
  * writes their memory, changes a kernel function's result, a system call's
  * result or a socket's behaviour, runs bpf(2), or injects input. Packet
- * rewriting and redirection helpers are not here: they act only on the
- * traffic of the interface or cgroup that `--allow-interface` /
- * `--allow-cgroup` granted. Helpers this host does not know (`helper#N`)
- * count as acting too.
+ * rewriting helpers are not here (they act only on the traffic of the
+ * interface or cgroup that `--allow-interface` / `--allow-cgroup`
+ * granted); redirection by interface index is, since it sends packets out
+ * of interfaces that no grant covers. Helpers this host does not know
+ * (`helper#N`) count as acting too.
  */
 export const ACTING_HELPERS: Readonly<Record<string, string>> = {
   bpf_send_signal: "sends a signal to the current process",
@@ -524,7 +529,7 @@ export function resolvePolicy(
       }
       if (kind === "uprobe") {
         // usdt targets are not binary:function: attach them as asked
-        const usdt = section.replace(/^\?/, "").startsWith("usdt");
+        const usdt = sectionHead(section) === "usdt";
         const sec = section.replace(/^\?/, "");
         const spec = target ||
           (sec.includes("/") ? sec.slice(sec.indexOf("/") + 1) : "");
