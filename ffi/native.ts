@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { tieredLibrary } from "./tiered.ts";
 
 /** The library could not be opened: says which file and how to install it. */
 export class LibraryLoadError extends Error {
@@ -158,6 +159,7 @@ const LIBC_SYMBOLS = {
   getpagesize: { parameters: [], result: "i32" },
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   geteuid: { parameters: [], result: "u32" },
+  memfd_create: { parameters: ["buffer", "u32"], result: "i32" },
 } as const;
 
 // Deno accepts a number where a 64-bit integer is expected (addresses and
@@ -201,96 +203,23 @@ function open<S extends Deno.ForeignLibraryInterface>(
   }
 }
 
-const DL_SYMBOLS = {
-  dlopen: { parameters: ["buffer", "i32"], result: "pointer" },
-  dlsym: { parameters: ["pointer", "buffer"], result: "pointer" },
-} as const;
-let dl: Deno.DynamicLibrary<typeof DL_SYMBOLS>["symbols"] | null | undefined;
-const handles = new Map<string, Deno.PointerValue>();
-
 /**
- * `name` of the library at `path` as a plain function pointer call, or
- * undefined (then Deno.dlopen binds it, and reports what is missing).
- * Making one costs ~0.04 ms where a Deno.dlopen symbol costs ~0.2 ms (it
- * builds a fast-call trampoline); a call costs ~1.5 µs more: for symbols
- * a run calls a few times.
- */
-function coldSymbol(
-  path: string,
-  name: string,
-  def: Deno.ForeignFunction,
-): ((...args: unknown[]) => unknown) | undefined {
-  if (dl === undefined) {
-    try {
-      dl = Deno.dlopen(envPath("WASM_BPF_LIBC", "libc.so.6"), DL_SYMBOLS)
-        .symbols;
-    } catch {
-      dl = null;
-    }
-  }
-  if (!dl) return undefined;
-  let handle = handles.get(path);
-  if (handle === undefined) {
-    handle = dl.dlopen(cstr(path), 1 /* RTLD_LAZY */);
-    handles.set(path, handle);
-  }
-  if (!handle) return undefined;
-  const p = dl.dlsym(handle, cstr(name));
-  if (!p) return undefined;
-  const fn = new Deno.UnsafeFnPointer(p as Deno.PointerObject<typeof def>, def);
-  return (...args) => fn.call(...(args as never[]));
-}
-
-/**
- * The symbols of `table` from `path`, each bound on its first use: Deno
- * builds a call trampoline and a function per symbol (~0.2 ms each), and a
- * run uses about half of them. Symbols not in `hot` (those called once or
- * a few times per object) are called through their address instead, which
- * is cheaper to set up. `probe` is bound at once, so that a missing
- * library fails here, as before.
+ * The symbols of `table` from `path`, each bound on its first use and
+ * moved to a compiled trampoline once hot (ffi/tiered.ts). `probe` is bound
+ * at once, so that a missing library fails here with `hint`.
  */
 function lazy<S extends Deno.ForeignLibraryInterface>(
   path: string,
   table: S,
   probe: keyof S & string,
-  hot: ReadonlySet<string>,
   hint: string,
 ): Deno.DynamicLibrary<S>["symbols"] {
-  const out = {} as Record<string, unknown>;
-  const bind = (name: string) => {
-    const def = table[name] as Deno.ForeignFunction;
-    const value =
-      (name !== probe && !hot.has(name)
-        ? coldSymbol(path, name, def)
-        : undefined) ?? open(path, { [name]: def }, hint)[name];
-    Object.defineProperty(out, name, { value, enumerable: true });
-    return value;
-  };
-  for (const name of Object.keys(table)) {
-    Object.defineProperty(out, name, {
-      configurable: true,
-      enumerable: true,
-      get: () => bind(name),
-    });
-  }
-  bind(probe);
-  return out as Deno.DynamicLibrary<S>["symbols"];
+  return tieredLibrary(path, table, {
+    libc: envPath("WASM_BPF_LIBC", "libc.so.6"),
+    open: (one) => open(path, one, hint),
+    probe,
+  });
 }
-
-/** libbpf symbols called per map operation or per poll. */
-const LIBBPF_HOT: ReadonlySet<string> = new Set([
-  "bpf_map_lookup_elem_flags",
-  "bpf_map_update_elem",
-  "bpf_map_delete_elem_flags",
-  "bpf_map_get_next_key",
-  "perf_buffer__consume",
-]);
-/** libc symbols called per poll or per wake-up. */
-const LIBC_HOT: ReadonlySet<string> = new Set([
-  "epoll_wait",
-  "read",
-  "write",
-]);
 
 /** libbpf's symbols, opening the library on first use. */
 export function bpf(): Libbpf {
@@ -298,7 +227,6 @@ export function bpf(): Libbpf {
     envPath("WASM_BPF_LIBBPF", "libbpf.so.1"),
     LIBBPF_SYMBOLS,
     "libbpf_num_possible_cpus",
-    LIBBPF_HOT,
     "install it with 'apt-get install libbpf1' (Debian/Ubuntu), or point WASM_BPF_LIBBPF at a libbpf.so.1 (version 1.x)",
   ) as Libbpf;
 }
@@ -309,7 +237,6 @@ export function c(): Libc {
     envPath("WASM_BPF_LIBC", "libc.so.6"),
     LIBC_SYMBOLS,
     "__errno_location",
-    LIBC_HOT,
     "set WASM_BPF_LIBC to the C library's path if it is not libc.so.6",
   ) as Libc;
 }
@@ -377,7 +304,7 @@ export function fastPath(): FastPath | null {
     path = envPath("WASM_BPF_FAST", path);
     if (path && path !== "off") {
       try {
-        const lib = Deno.dlopen(path, FAST_SYMBOLS).symbols;
+        const lib = lazy(path, FAST_SYMBOLS, "wasm_bpf_fast_version", "");
         if (lib.wasm_bpf_fast_version() === 2) fast = lib;
       } catch { /* absent or not built: libbpf it is */ }
     }
@@ -428,14 +355,12 @@ export function watchdog(): Watchdog | null {
     path = envPath("WASM_BPF_WATCHDOG", path);
     if (path && path !== "off") {
       try {
-        // each called once a run: through their addresses (see lazy)
         const lib = lazy(
           path,
           WATCHDOG_SYMBOLS,
           "wasm_bpf_watchdog_version",
-          new Set(),
           "",
-        ) as Watchdog;
+        );
         if (lib.wasm_bpf_watchdog_version() === 2) watchdogLib = lib;
       } catch { /* absent or not built: a Worker it is */ }
     }

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { tieredLibrary } from "../../ffi/tiered.ts";
 
 /** The libc functions the WASI layer uses. */
 export const LIBC_SYMBOLS = {
@@ -312,9 +313,9 @@ function libraryPath(): string {
   }
 }
 
-function bind<K extends keyof typeof LIBC_SYMBOLS>(name: K, path: string) {
+function bind(path: string, one: Deno.ForeignLibraryInterface) {
   try {
-    return Deno.dlopen(path, { [name]: LIBC_SYMBOLS[name] }).symbols[name];
+    return Deno.dlopen(path, one).symbols;
   } catch (e) {
     if (e instanceof Deno.errors.PermissionDenied) throw e;
     throw new Error(
@@ -327,24 +328,17 @@ function bind<K extends keyof typeof LIBC_SYMBOLS>(name: K, path: string) {
 }
 
 /**
- * libc's symbols. Each is bound on its first use (Deno builds a trampoline
- * per symbol, about 0.3 ms each): a guest that only prints pays for a few.
+ * libc's symbols. Each is bound on its first use, through Deno's general
+ * call path until it is hot (ffi/tiered.ts): a guest that only prints a
+ * few lines compiles no trampoline.
  */
 export function libc(): Libc {
   if (lib) return lib;
   const path = libraryPath();
-  const l = {} as Record<string, unknown>;
-  for (const name of Object.keys(LIBC_SYMBOLS) as (keyof Libc)[]) {
-    Object.defineProperty(l, name, {
-      configurable: true,
-      get() {
-        const value = bind(name, path);
-        Object.defineProperty(l, name, { value });
-        return value;
-      },
-    });
-  }
-  return lib = l as unknown as Libc;
+  return lib = tieredLibrary(path, LIBC_SYMBOLS, {
+    libc: path,
+    open: (one) => bind(path, one),
+  }) as unknown as Libc;
 }
 
 /** The calling thread's errno, read right after a failed call. */
