@@ -26,9 +26,20 @@ export class Tool {
   #readers: Promise<void>[];
   #exited = false;
 
-  constructor(wasm: string, args: string[] = []) {
+  constructor(
+    wasm: string,
+    args: string[] = [],
+    options: { env?: Record<string, string>; permissions?: string[] } = {},
+  ) {
     this.#child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...CLI_PERMISSIONS, `${ROOT}/mod.ts`, wasm, ...args],
+      args: [
+        "run",
+        ...(options.permissions ?? CLI_PERMISSIONS),
+        `${ROOT}/mod.ts`,
+        wasm,
+        ...args,
+      ],
+      env: options.env,
       stdout: "piped",
       stderr: "piped",
       stdin: "null",

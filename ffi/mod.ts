@@ -23,11 +23,15 @@ export {
 } from "./object.ts";
 export {
   accessible,
+  effectiveUid,
   type FileId,
   fileId,
   interfaceIndex,
   isRoot,
+  type MemoryFile,
+  memoryFile,
   pathExists,
+  readSystemFile,
   realPath,
   sameFile,
 } from "./sys.ts";

@@ -50,6 +50,11 @@ export interface OpenOptions {
    * (libbpf's `pin_root_path`; default `/sys/fs/bpf`).
    */
   pinRoot?: string;
+  /**
+   * A BTF file libbpf resolves CO-RE relocations against instead of the
+   * kernel's (libbpf's `btf_custom_path`); read during load().
+   */
+  btfCustomPath?: string;
 }
 
 // Module-private construction and state checks: Program and BpfMap exist
@@ -599,20 +604,24 @@ export class BpfObject {
       name.replace(/\.bpf\.o$|\.o$/, "").replace(/[^A-Za-z0-9_]/g, "_"),
     );
     const pinRoot = options.pinRoot ? cstr(options.pinRoot) : null;
-    // struct bpf_object_open_opts (libbpf 1.x): sz, object_name,
-    // relaxed_maps, pin_root_path at 24
-    const opts = new Uint8Array(32);
+    const btfPath = options.btfCustomPath ? cstr(options.btfCustomPath) : null;
+    // struct bpf_object_open_opts (libbpf 1.x): sz, object_name at 8,
+    // relaxed_maps, pin_root_path at 24, kconfig at 40, btf_custom_path at 48
+    const opts = new Uint8Array(56);
     const dv = new DataView(opts.buffer);
-    dv.setBigUint64(0, 32n, true);
+    dv.setBigUint64(0, 56n, true);
     dv.setBigUint64(8, BigInt(addr(Deno.UnsafePointer.of(objName))), true);
     if (pinRoot) {
       dv.setBigUint64(24, BigInt(addr(Deno.UnsafePointer.of(pinRoot))), true);
+    }
+    if (btfPath) {
+      dv.setBigUint64(48, BigInt(addr(Deno.UnsafePointer.of(btfPath))), true);
     }
     const { value: ptr, tail } = withLibbpfLog(options.logger, () => {
       if (copy.length === 0) return null;
       return bpf().bpf_object__open_mem(copy, copy.length, opts);
     });
-    void objName, pinRoot; // kept alive through the call
+    void objName, pinRoot, btfPath; // kept alive through the call
     if (!ptr) {
       const err = copy.length === 0 ? 22 : errno();
       const why = tail.map((l) => l.trim()).filter(Boolean).slice(-3).join(

@@ -58,3 +58,95 @@ export function interfaceIndex(name: string): number | undefined {
 export function isRoot(): boolean {
   return c().geteuid() === 0;
 }
+
+/** The effective uid (geteuid(2); Deno.uid() would need --allow-sys). */
+export function effectiveUid(): number {
+  return c().geteuid();
+}
+
+/** A file in memory (memfd_create(2)) holding a copy of some bytes. */
+export interface MemoryFile {
+  /** Its descriptor. */
+  readonly fd: number;
+  /** A path that opens it: `/proc/self/fd/N`. */
+  readonly path: string;
+  /** Closes the descriptor (idempotent). */
+  close(): void;
+}
+
+/**
+ * `bytes` in a new memory file, for a library that takes a path: what it
+ * reads is what was checked, whatever happens to files meanwhile.
+ * Undefined when memfd_create fails or /proc is not mounted.
+ */
+export function memoryFile(
+  name: string,
+  bytes: Uint8Array,
+): MemoryFile | undefined {
+  const lib = c();
+  const fd = lib.memfd_create(cstr(name), 1 /* MFD_CLOEXEC */);
+  if (fd < 0) return undefined;
+  let closed = false;
+  const file: MemoryFile = {
+    fd,
+    path: `/proc/self/fd/${fd}`,
+    close() {
+      if (!closed) lib.close(fd);
+      closed = true;
+    },
+  };
+  let done = 0;
+  while (done < bytes.length) {
+    const n = Number(
+      lib.write(
+        fd,
+        bytes.subarray(done) as Uint8Array<ArrayBuffer>,
+        bytes.length - done,
+      ),
+    );
+    if (n <= 0) {
+      file.close();
+      return undefined;
+    }
+    done += n;
+  }
+  if (lib.access(cstr(file.path), 4 /* R_OK */) !== 0) {
+    file.close();
+    return undefined;
+  }
+  return file;
+}
+
+/**
+ * A whole file read through libc (for /sys files, which Deno's API opens
+ * only with --allow-all), or undefined when it cannot be opened or read.
+ * `sizeHint` sizes the first buffer (sysfs reports sizes it does not have).
+ */
+export function readSystemFile(
+  path: string,
+  sizeHint = 4096,
+): Uint8Array | undefined {
+  const lib = c();
+  const fd = lib.open(cstr(path), 0x80000, /* O_RDONLY | O_CLOEXEC */ 0);
+  if (fd < 0) return undefined;
+  try {
+    let buf = new Uint8Array(Math.max(sizeHint, 4096));
+    let len = 0;
+    for (;;) {
+      if (len === buf.length) {
+        const bigger = new Uint8Array(buf.length * 2);
+        bigger.set(buf);
+        buf = bigger;
+      }
+      const n = Number(lib.read(fd, buf.subarray(len), buf.length - len));
+      if (n < 0) {
+        if (errno() === 4 /* EINTR */) continue;
+        return undefined;
+      }
+      if (n === 0) return buf.subarray(0, len);
+      len += n;
+    }
+  } finally {
+    lib.close(fd);
+  }
+}

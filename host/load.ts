@@ -11,9 +11,10 @@ import {
   isRoot,
   type LibbpfLogger,
 } from "../ffi/mod.ts";
-import { ObjectFileError } from "../objfile/elf.ts";
+import { type ElfFile, ObjectFileError } from "../objfile/elf.ts";
 import { inspectPrograms, type ProgramInfo } from "../objfile/inspect.ts";
 import { validateBpfObject } from "../objfile/validate.ts";
+import { coreBtfFor } from "./core_btf.ts";
 import { AbiError } from "./errors.ts";
 import { carriedFd } from "./maps.ts";
 import { ObjectPins } from "./pins.ts";
@@ -95,14 +96,24 @@ export function openAndLoad(
   checks: LoadChecks,
 ): CheckedObject {
   // before libbpf sees anything: the structure, then what the code calls
-  const programs = inspect(name, bytes).filter((p) => !p.section.startsWith("?") // autoload off: libbpf does not load them
-  );
+  const { elf, programs: all } = inspect(name, bytes);
+  // autoload off: libbpf does not load them
+  const programs = all.filter((p) => !p.section.startsWith("?"));
   checks.policy.checkPrograms(name, programs);
-  const obj = BpfObject.open(bytes, {
-    name,
-    logger: checks.logger,
-    pinRoot: checks.policy.pinRoot,
-  });
+  // the kernel BTF its CO-RE relocations need (read by libbpf at load)
+  const coreBtf = coreBtfFor(elf);
+  let obj: BpfObject;
+  try {
+    obj = BpfObject.open(bytes, {
+      name,
+      logger: checks.logger,
+      pinRoot: checks.policy.pinRoot,
+      btfCustomPath: coreBtf?.path,
+    });
+  } catch (e) {
+    coreBtf?.close();
+    throw e;
+  }
   try {
     const heldBytes = checks.policy.checkMaps(
       name,
@@ -137,6 +148,8 @@ export function openAndLoad(
       );
     }
     throw e;
+  } finally {
+    coreBtf?.close(); // libbpf read it during load
   }
 }
 
@@ -173,9 +186,13 @@ export function attachProgram(
  * Checks the object's ELF structure and BTF (libbpf trusts its input more
  * than a host of untrusted guests may) and lists its programs' calls.
  */
-function inspect(name: string, bytes: Uint8Array): ProgramInfo[] {
+function inspect(
+  name: string,
+  bytes: Uint8Array,
+): { elf: ElfFile; programs: ProgramInfo[] } {
   try {
-    return inspectPrograms(validateBpfObject(name, bytes));
+    const elf = validateBpfObject(name, bytes);
+    return { elf, programs: inspectPrograms(elf) };
   } catch (e) {
     if (e instanceof ObjectFileError || e instanceof RangeError) {
       throw new AbiError(

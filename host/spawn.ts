@@ -32,6 +32,7 @@ import {
   type PreopenSpec,
   toBase64,
 } from "./protocol.ts";
+import { coreBtfDir } from "./core_btf.ts";
 import type { Policy } from "./policy.ts";
 import type { Credentials } from "./oci/client.ts";
 import { looksLikeReference } from "./oci/ref.ts";
@@ -358,6 +359,19 @@ function wasmSource(
   return { config: { path }, file: path };
 }
 
+/** `--allow-write` for the kernel BTF cache, when this process has it. */
+function coreBtfWrite(): string[] {
+  // core-btf/ itself: the cache makes it and this kernel's directory
+  const dir = coreBtfDir()?.replace(/\/[^/]+$/, "");
+  if (!dir) return [];
+  try {
+    const { state } = Deno.permissions.querySync({ name: "write", path: dir });
+    return state === "granted" ? [`--allow-write=${dir}`] : [];
+  } catch {
+    return [];
+  }
+}
+
 /**
  * Starts the guest at `wasm` (a path, a `file:` URL, or the bytes) in a
  * process of its own and returns its handle. `wasm` may also be an OCI
@@ -366,7 +380,9 @@ function wasmSource(
  * does); a pull that fails settles `status` as `failed` with the reason.
  * Needs Deno's `--allow-run`
  * (for `Deno.execPath()`); the guest's process gets `--allow-ffi`,
- * `--allow-read` and the two library-path variables of `--allow-env`.
+ * `--allow-read`, the library-path variables and the cache's location
+ * (HOME, XDG_CACHE_HOME) of `--allow-env`, and `--allow-write` for the
+ * kernel BTF cache (host/core_btf.ts) if this process may write there.
  */
 export function spawn(
   wasm: string | URL | Uint8Array,
@@ -404,8 +420,10 @@ export function spawn(
     "--no-prompt",
     "--allow-ffi",
     "--allow-read",
-    "--allow-env=WASM_BPF_LIBBPF,WASM_BPF_LIBC,WASM_BPF_FAST,WASM_BPF_WATCHDOG",
+    "--allow-env=WASM_BPF_LIBBPF,WASM_BPF_LIBC,WASM_BPF_FAST,WASM_BPF_WATCHDOG,HOME,XDG_CACHE_HOME",
     ...(options.metrics ? [allowNetFor(options.metrics.listen)] : []),
+    // the kernel BTF cache (host/core_btf.ts), where this process may write it
+    ...coreBtfWrite(),
     // the ceiling covers the JavaScript heap too (WasmGC objects live there)
     ...(limit !== undefined
       ? [
