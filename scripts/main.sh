@@ -9,7 +9,10 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 "$DENO" run -A scripts/build.ts examples/bootstrap
-cmd=("$DENO" run --allow-ffi --allow-read --allow-env mod.ts build/examples/bootstrap/bootstrap.wasm)
+# --allow-write: the host's cache of each object's minimal kernel BTF
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/wasm-bpf"
+cmd=("$DENO" run --allow-ffi --allow-read --allow-env "--allow-write=$cache"
+  mod.ts build/examples/bootstrap/bootstrap.wasm)
 if [ $# -gt 0 ]; then
   # run for a duration: SIGINT after SECONDS, which the runtime turns into a
   # clean exit (130, the Ctrl-C status): that is this job's success
