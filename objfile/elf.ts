@@ -20,6 +20,8 @@ export class ObjectFileError extends Error {
 }
 
 /** Section types used here. */
+const decoder = new TextDecoder();
+
 export const SHT_NULL = 0;
 export const SHT_PROGBITS = 1;
 export const SHT_SYMTAB = 2;
@@ -168,11 +170,13 @@ export class ElfFile {
   }
 
   private u64(off: number, what: string): number {
-    const x = this.view.getBigUint64(off, true);
-    if (x > BigInt(Number.MAX_SAFE_INTEGER)) {
+    // two 32-bit reads: no BigInt on the start-up path
+    const hi = this.view.getUint32(off + 4, true);
+    if (hi > 0x1fffff) {
+      const x = this.view.getBigUint64(off, true);
       throw new ObjectFileError(`${this.file}: bad ELF ${what} value ${x}`);
     }
-    return Number(x);
+    return hi * 4294967296 + this.view.getUint32(off, true);
   }
 
   private checkSection(s: Section, what?: string) {
@@ -190,10 +194,17 @@ export class ElfFile {
     if (off >= size && !(off === 0 && size === 0)) {
       throw new ObjectFileError(`${this.file}: bad ELF string offset ${off}`);
     }
-    let end = base + off;
+    const b = this.bytes;
+    const start = base + off;
     const limit = base + size;
-    while (end < limit && this.bytes[end] !== 0) end++;
-    return new TextDecoder().decode(this.bytes.subarray(base + off, end));
+    let end = start;
+    let ascii = true;
+    for (; end < limit && b[end] !== 0; end++) if (b[end] > 0x7f) ascii = false;
+    // names are ASCII: no decoder for them (this runs cold, per symbol)
+    if (ascii && end - start <= 64) {
+      return String.fromCharCode(...b.subarray(start, end));
+    }
+    return decoder.decode(b.subarray(start, end));
   }
 
   /** The section called `name`, if any. */
@@ -207,8 +218,15 @@ export class ElfFile {
     return this.bytes.subarray(s.offset, s.offset + s.size);
   }
 
-  /** The symbols of .symtab (empty when there is none). */
+  #symbols: ElfSymbol[] | undefined;
+
+  /** The symbols of .symtab (empty when there is none); one array, read once. */
   symbols(): ElfSymbol[] {
+    this.#symbols ??= this.readSymbols();
+    return this.#symbols;
+  }
+
+  private readSymbols(): ElfSymbol[] {
     const symtab = this.sections.find((s) => s.type === SHT_SYMTAB);
     if (!symtab) return [];
     const strtab = this.sections[symtab.link];

@@ -67,16 +67,21 @@ interface Scan {
  */
 export function inspectPrograms(elf: ElfFile): ProgramInfo[] {
   const symbols = elf.symbols();
-  const exec = (s: Section | undefined) =>
-    !!s && (s.flags & BigInt(SHF_EXECINSTR)) !== 0n;
-  // (section index, byte offset) -> symbol of the relocation there
-  const relocs = new Map<string, ElfSymbol>();
+  // one BigInt test per section, not per call (this runs cold, at start-up)
+  const EXEC = BigInt(SHF_EXECINSTR);
+  const execs = elf.sections.map((s) => (s.flags & EXEC) !== 0n);
+  const exec = (s: Section | undefined) => !!s && execs[s.index];
+  // (section index, byte offset) -> symbol of the relocation there, keyed
+  // by the number index * 2^32 + offset
+  const relocs = new Map<number, ElfSymbol>();
+  const v = elf.view;
   for (const r of elf.sections) {
     if (r.type !== SHT_REL || !exec(elf.sections[r.info])) continue;
     for (let o = r.offset; o + 16 <= r.offset + r.size; o += 16) {
-      const off = Number(elf.view.getBigUint64(o, true));
-      const sym = symbols[Number(elf.view.getBigUint64(o + 8, true) >> 32n)];
-      if (sym) relocs.set(`${r.info}:${off}`, sym);
+      // r_offset (64-bit), r_info: symbol index in its high 32 bits
+      const off = v.getUint32(o, true) + v.getUint32(o + 4, true) * 2 ** 32;
+      const sym = symbols[v.getUint32(o + 12, true)];
+      if (sym && off < 2 ** 32) relocs.set(r.info * 2 ** 32 + off, sym);
     }
   }
   const funcs: Func[] = symbols
@@ -107,11 +112,13 @@ export function inspectPrograms(elf: ElfFile): ProgramInfo[] {
         out.callees.push(funcAt(sec, byteOff));
       }
     };
+    const base = f.section.index * 2 ** 32;
     for (let o = f.start; o + INSN <= end; o += INSN) {
       const op = data[o];
+      if (op !== OP_CALL && op !== OP_LD_IMM64) continue;
       const src = data[o + 1] >> 4;
       const imm = v.getInt32(o + 4, true);
-      const sym = relocs.get(`${f.section.index}:${o}`);
+      const sym = relocs.get(base + o);
       const external = sym && sym.shndx === 0;
       if (op === OP_CALL) {
         if (external) {

@@ -214,6 +214,7 @@ class Validator {
       this.fail(`symbol table sh_info ${st.info} is past its ${count} symbols`);
     }
     this.symbols = elf.symbols();
+    const execs = elf.sections.map((s) => (s.flags & EXEC) !== 0n);
     this.symbols.forEach((sym, i) => {
       const sh = sym.shndx;
       const what = () => `symbol #${i} '${sym.name}'`;
@@ -238,7 +239,7 @@ class Validator {
         );
       }
       if (
-        (s.flags & EXEC) && sym.type === 2 /* FUNC */ &&
+        execs[sh] && sym.type === 2 /* FUNC */ &&
         (sym.value % INSN_SIZE || sym.size % INSN_SIZE)
       ) {
         this.fail(`${what()} does not start and end on an instruction`);
