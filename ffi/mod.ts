@@ -28,6 +28,8 @@ export {
   fileId,
   interfaceIndex,
   isRoot,
+  type MappedFile,
+  mapSystemFile,
   type MemoryFile,
   memoryFile,
   pathExists,

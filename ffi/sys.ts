@@ -150,3 +150,43 @@ export function readSystemFile(
     lib.close(fd);
   }
 }
+
+/** A file mapped read-only into memory; `bytes` is valid until close(). */
+export interface MappedFile {
+  /** The file's bytes (do not use them after close()). */
+  readonly bytes: Uint8Array;
+  /** Unmaps the file (idempotent). */
+  close(): void;
+}
+
+/**
+ * `path` mapped read-only (mmap(2) of its stat size; /sys/kernel/btf files
+ * can be mapped since Linux 6.16), or undefined when it cannot be.
+ */
+export function mapSystemFile(path: string): MappedFile | undefined {
+  const lib = c();
+  const st = new Uint8Array(256);
+  if (lib.stat(cstr(path), st) !== 0) return undefined;
+  const size = Number(new DataView(st.buffer).getBigInt64(48, true)); // st_size
+  if (size <= 0) return undefined;
+  const fd = lib.open(cstr(path), 0x80000, /* O_RDONLY | O_CLOEXEC */ 0);
+  if (fd < 0) return undefined;
+  let p: Deno.PointerValue;
+  try {
+    p = lib.mmap(null, size, 1, /* PROT_READ */ 2, /* MAP_PRIVATE */ fd, 0n);
+  } finally {
+    lib.close(fd);
+  }
+  // MAP_FAILED is (void *)-1
+  if (!p || Deno.UnsafePointer.value(p) === 0xffffffffffffffffn) {
+    return undefined;
+  }
+  let mapped = true;
+  return {
+    bytes: new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(p, size)),
+    close() {
+      if (mapped) lib.munmap(p, size);
+      mapped = false;
+    },
+  };
+}

@@ -17,6 +17,7 @@
  */
 import {
   effectiveUid,
+  mapSystemFile,
   type MemoryFile,
   memoryFile,
   readSystemFile,
@@ -193,15 +194,34 @@ export function coreBtfFor(
     if (answer === undefined) {
       if (!writable(up(dir))) return undefined; // store() makes core-btf/
       const kernelPath = paths.kernelBtf ?? "/sys/kernel/btf/vmlinux";
-      const kernel = readSystemFile(kernelPath, 8 << 20);
-      if (!kernel) return undefined;
-      answer = minimalCoreBtf(needs, kernel);
+      answer = fromKernel(kernelPath, needs);
+      if (answer === undefined) return undefined;
       store(dir, chain, file, encodeEntry(needs, answer));
     }
     return answer ? memoryFile("wasm-bpf-core-btf", answer) : undefined;
   } catch {
     return undefined; // the kernel's BTF, as without the cache
   }
+}
+
+/**
+ * The answer from the kernel's BTF, mapped (no copy; Linux 6.16 and later)
+ * or else read; undefined when it cannot be read.
+ */
+function fromKernel(
+  path: string,
+  needs: string,
+): Uint8Array | null | undefined {
+  const mapped = mapSystemFile(path);
+  if (mapped) {
+    try {
+      return minimalCoreBtf(needs, mapped.bytes);
+    } finally {
+      mapped.close(); // the answer is a copy
+    }
+  }
+  const bytes = readSystemFile(path, 8 << 20);
+  return bytes && minimalCoreBtf(needs, bytes);
 }
 
 /** Writes an entry (temporary file, then rename) where the chain is ours. */

@@ -419,12 +419,23 @@ export function minimalCoreBtf(
   // candidates: same kind (enum and enum64 alike), same essential name
   const wanted = new Map<string, number[]>();
   for (const [, , name] of list) wanted.set(name, []);
-  const firsts = new Set([...wanted.keys()].map((n) => n.charCodeAt(0)));
+  // names compared as bytes (a kernel has ~130k named types); a match
+  // followed by '_' may be a flavor: decoded and checked in full
+  const names = [...wanted.keys()].map((n) => [n, encoder.encode(n)] as const);
+  const firsts = new Set(names.map(([, nb]) => nb[0]));
+  const str = b.strings;
   for (let id = 1; id < b.count; id++) {
     const off = b.nameOff(id);
-    if (off === 0 || !firsts.has(b.strings[off])) continue;
-    const hits = wanted.get(essentialName(b.str(off)));
-    if (hits) hits.push(id);
+    if (off === 0 || !firsts.has(str[off])) continue;
+    for (const [name, nb] of names) {
+      let i = 0;
+      while (i < nb.length && str[off + i] === nb[i]) i++;
+      if (i < nb.length) continue;
+      const next = str[off + i];
+      if (next === 0 || (next === 0x5f && essentialName(b.str(off)) === name)) {
+        wanted.get(name)!.push(id);
+      }
+    }
   }
   const compat = (a: Kind, k: Kind) =>
     a === k ||
