@@ -27,6 +27,11 @@ const DENO = Deno.execPath();
 // that the Deno programs may write (as the README's run commands allow)
 const BTF_CACHE = Deno.makeTempDirSync({ prefix: "wasm-bpf-bench-cache-" });
 Deno.env.set("XDG_CACHE_HOME", BTF_CACHE);
+// Deno's own caches (transpiled modules, V8 code cache: SQLite files that
+// grow with everything a machine ever ran, and with them Deno's RSS, by
+// ~1.5 MiB on a development machine) in a directory of the bench's own, as
+// the container image has one of its own; the warm-up runs fill it
+Deno.env.set("DENO_DIR", `${OUT}/deno-dir`);
 const HOST_FLAGS = [
   "run",
   "--allow-ffi",
