@@ -221,6 +221,13 @@ Deno.test("min CO-RE BTF: libbpf relocates every example's programs as against t
 
 const BOOTSTRAP = `${ROOT}/build/examples/bootstrap/bootstrap.bpf.o`;
 
+/** This process's DENO_DIR (by default under XDG_CACHE_HOME, or ~/.cache). */
+function denoDir(): string {
+  const xdg = Deno.env.get("XDG_CACHE_HOME");
+  return Deno.env.get("DENO_DIR") ??
+    `${xdg?.startsWith("/") ? xdg : `${Deno.env.get("HOME")}/.cache`}/deno`;
+}
+
 /** A cache directory of its own, and the bootstrap object's question. */
 function setup() {
   const base = Deno.makeTempDirSync({ prefix: "core-btf-cache-" });
@@ -342,7 +349,8 @@ function poisoned(btf: Uint8Array): Uint8Array {
 
 Deno.test("core BTF cache: the CLI makes it with write access, uses it without, and ignores a planted one", async () => {
   const base = Deno.makeTempDirSync({ prefix: "core-btf-cli-" });
-  const env = { XDG_CACHE_HOME: base };
+  // Deno's own cache stays where it is (it follows XDG_CACHE_HOME too)
+  const env = { XDG_CACHE_HOME: base, DENO_DIR: denoDir() };
   const wasm = `${ROOT}/build/examples/bootstrap/bootstrap.wasm`;
   // the PPID bootstrap prints for a process this test starts: its
   // real_parent->tgid, found through the CO-RE relocations
@@ -407,6 +415,8 @@ Deno.test("core BTF cache: a spawn()ed guest's process makes the entry where thi
   const { spawn } = await import("../host/spawn.ts");
   const base = Deno.makeTempDirSync({ prefix: "core-btf-spawn-" });
   const old = Deno.env.get("XDG_CACHE_HOME");
+  const oldDenoDir = Deno.env.get("DENO_DIR");
+  Deno.env.set("DENO_DIR", denoDir());
   Deno.env.set("XDG_CACHE_HOME", base);
   try {
     const guest = spawn(`${ROOT}/build/examples/bootstrap/bootstrap.wasm`, {
@@ -423,6 +433,8 @@ Deno.test("core BTF cache: a spawn()ed guest's process makes the entry where thi
   } finally {
     if (old === undefined) Deno.env.delete("XDG_CACHE_HOME");
     else Deno.env.set("XDG_CACHE_HOME", old);
+    if (oldDenoDir === undefined) Deno.env.delete("DENO_DIR");
+    else Deno.env.set("DENO_DIR", oldDenoDir);
     Deno.removeSync(base, { recursive: true });
   }
 });
