@@ -15,11 +15,11 @@ import {
   type ProgramKind,
 } from "./policy.ts";
 import { compileGuest, preflight, startGuest } from "./runner.ts";
-import { type GuestProcess, spawn, type SpawnMetrics } from "./spawn.ts";
+import type { GuestProcess, SpawnMetrics } from "./spawn.ts";
 import { ExitCode, failed, type GuestStatus } from "./status.ts";
 import type { ChildConfig, PreopenSpec } from "./protocol.ts";
 import { REGISTRY_USAGE, type RegistryFlags } from "./oci/usage.ts";
-import { isObjectFile, OBJECT_USAGE, runObjectCommand } from "./object_run.ts";
+import { isObjectFile, OBJECT_USAGE } from "./object_usage.ts";
 
 const USAGE =
   `wasm-bpf ${denoJson.version}: run an eBPF application whose user space is WebAssembly
@@ -519,6 +519,8 @@ export async function main(args: string[]): Promise<number> {
       metrics = m;
     }
     if (isObject) {
+      // the object runner (and its BTF decoder) loads only for objects
+      const { runObjectCommand } = await import("./object_run.ts");
       return await runObjectCommand(p.wasm, p.guestArgs, {
         name,
         policy,
@@ -561,7 +563,7 @@ export async function main(args: string[]): Promise<number> {
 }
 
 /**
- * Runs the guest in a process of its own ({@link spawn}); SIGINT and
+ * Runs the guest in a process of its own (spawn.ts); SIGINT and
  * SIGTERM are passed on. Its stdin is not the guest's.
  */
 async function runApart(
@@ -571,6 +573,7 @@ async function runApart(
   metrics: SpawnMetrics | undefined,
 ): Promise<GuestStatus> {
   let guest: GuestProcess;
+  const { spawn } = await import("./spawn.ts"); // only with --max-memory
   try {
     guest = spawn(file, {
       ...config,

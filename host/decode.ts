@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { SetError } from "./object_usage.ts";
 import {
   type Btf,
   type BtfType,
@@ -25,6 +26,8 @@ import {
   Kind,
 } from "../objfile/btf.ts";
 import { type ElfFile, ObjectFileError } from "../objfile/elf.ts";
+
+export { SetError };
 
 /** The most fields a record type's decoder is compiled from. */
 export const MAX_READER_NODES = 20_000;
@@ -666,15 +669,6 @@ export interface Settable {
   offset: number;
   /** Size in bytes. */
   size: number;
-}
-
-/** An unknown name or a value that does not fit its type (one line). */
-export class SetError extends Error {
-  /** `message`, naming the global and listing the settable ones. */
-  constructor(message: string) {
-    super(message);
-    this.name = "SetError";
-  }
 }
 
 /**

@@ -7,16 +7,9 @@
  * @module
  */
 
-/** A registry failure; its message is one line naming the registry and what to do. */
-export class RegistryError extends Error {
-  /** The HTTP status when the registry answered, 0 when it could not be reached. */
-  status: number;
-  /** A failure with its one-line message. */
-  constructor(message: string, status = 0) {
-    super(message);
-    this.status = status;
-  }
-}
+import { RegistryError } from "./errors.ts";
+
+export { RegistryError };
 
 /** A user name and password for a registry. */
 export interface Credentials {

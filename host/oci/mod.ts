@@ -24,9 +24,9 @@ import {
 import {
   type Credentials,
   RegistryClient,
-  RegistryError,
   type RegistryOptions,
 } from "./client.ts";
+import { ContentError, MediaType, RegistryError } from "./errors.ts";
 import {
   formatReference,
   InvalidReference,
@@ -35,39 +35,9 @@ import {
 } from "./ref.ts";
 import { gunzip, readTar } from "./tar.ts";
 
-export { cacheDir, InvalidReference, RegistryError };
+export { cacheDir, ContentError, InvalidReference, MediaType, RegistryError };
 export type { Credentials, Reference, RegistryOptions };
 export { looksLikeReference, parseReference } from "./ref.ts";
-
-/** Media types this module writes and reads. */
-export const MediaType = {
-  /** OCI image manifest. */
-  MANIFEST: "application/vnd.oci.image.manifest.v1+json",
-  /** OCI image index. */
-  INDEX: "application/vnd.oci.image.index.v1+json",
-  /** Docker v2 manifest (read only). */
-  DOCKER_MANIFEST: "application/vnd.docker.distribution.manifest.v2+json",
-  /** Docker manifest list (read only). */
-  DOCKER_LIST: "application/vnd.docker.distribution.manifest.list.v2+json",
-  /** CNCF Wasm OCI artifact config. */
-  WASM_CONFIG: "application/vnd.wasm.config.v0+json",
-  /** CNCF Wasm OCI artifact layer. */
-  WASM: "application/wasm",
-  /** wasm-to-oci's layer (read only). */
-  WASM_TO_OCI: "application/vnd.wasm.content.layer.v1+wasm",
-  /** wasm-to-oci's config (read only). */
-  WASM_TO_OCI_CONFIG: "application/vnd.wasm.config.v1+json",
-  /** This project's config for a bare BPF object. */
-  BPF_CONFIG: "application/vnd.wasm-bpf.config.v1+json",
-  /** This project's layer for a bare BPF object (an ELF `.bpf.o`). */
-  BPF_OBJECT: "application/vnd.wasm-bpf.object.v1+elf",
-  /** OCI tar+gzip layer. */
-  TAR_GZIP: "application/vnd.oci.image.layer.v1.tar+gzip",
-  /** OCI tar layer. */
-  TAR: "application/vnd.oci.image.layer.v1.tar",
-  /** Docker tar+gzip layer. */
-  DOCKER_TAR_GZIP: "application/vnd.docker.image.rootfs.diff.tar.gzip",
-} as const;
 
 const ACCEPT = [
   MediaType.MANIFEST,
@@ -87,9 +57,6 @@ const LAYERS: string[] = [
 
 /** The largest manifest or blob fetched (a guest is far smaller). */
 const MAX_BLOB = 512 * 2 ** 20;
-
-/** A blob or manifest that does not match its digest, or content that is not a guest. */
-export class ContentError extends Error {}
 
 /** What {@link pull} gives. */
 export interface Pulled {
