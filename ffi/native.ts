@@ -223,32 +223,42 @@ function lazy<S extends Deno.ForeignLibraryInterface>(
 
 /** libbpf's symbols, opening the library on first use. */
 export function bpf(): Libbpf {
-  return libbpf ??= lazy(
-    envPath("WASM_BPF_LIBBPF", "libbpf.so.1"),
-    LIBBPF_SYMBOLS,
-    "libbpf_num_possible_cpus",
-    "install it with 'apt-get install libbpf1' (Debian/Ubuntu), or point WASM_BPF_LIBBPF at a libbpf.so.1 (version 1.x)",
-  ) as Libbpf;
+  if (!libbpf) {
+    libbpf = lazy(
+      envPath("WASM_BPF_LIBBPF", "libbpf.so.1"),
+      LIBBPF_SYMBOLS,
+      "libbpf_num_possible_cpus",
+      "install it with 'apt-get install libbpf1' (Debian/Ubuntu), or point WASM_BPF_LIBBPF at a libbpf.so.1 (version 1.x)",
+    ) as Libbpf;
+    c(); // errno's address, before any libbpf call can fail
+  }
+  return libbpf;
 }
 
-/** libc's symbols, opening the library on first use. */
+/**
+ * libc's symbols, opening the library on first use. errno's address is
+ * taken here, before any call can fail: binding a symbol later (dlsym,
+ * Deno's own checks) could change errno between a failure and its read.
+ */
 export function c(): Libc {
-  return libc ??= lazy(
-    envPath("WASM_BPF_LIBC", "libc.so.6"),
-    LIBC_SYMBOLS,
-    "__errno_location",
-    "set WASM_BPF_LIBC to the C library's path if it is not libc.so.6",
-  ) as Libc;
+  if (!libc) {
+    libc = lazy(
+      envPath("WASM_BPF_LIBC", "libc.so.6"),
+      LIBC_SYMBOLS,
+      "__errno_location",
+      "set WASM_BPF_LIBC to the C library's path if it is not libc.so.6",
+    ) as Libc;
+    errnoView = new Deno.UnsafePointerView(libc.__errno_location()!);
+  }
+  return libc;
 }
 
 let errnoView: Deno.UnsafePointerView | undefined;
 
 /** The calling thread's errno, read right after a failed libc/libbpf call. */
 export function errno(): number {
-  if (!errnoView) {
-    errnoView = new Deno.UnsafePointerView(c().__errno_location()!);
-  }
-  return errnoView.getInt32();
+  if (!errnoView) c();
+  return errnoView!.getInt32();
 }
 
 const encoder = new TextEncoder();

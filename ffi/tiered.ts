@@ -109,7 +109,9 @@ export function tieredLibrary<S extends Deno.ForeignLibraryInterface>(
   };
   const bind = (name: string) => {
     const def = table[name] as Deno.ForeignFunction;
-    const p = def.nonblocking ? null : address(options.libc, path, name);
+    // a table's key may name another symbol (`name: "syscall"`)
+    const symbol = (def as { name?: string }).name ?? name;
+    const p = def.nonblocking ? null : address(options.libc, path, symbol);
     if (!p) return compiled(name); // the error, if any, is Deno's
     const slow = new Deno.UnsafeFnPointer(
       p as Deno.PointerObject<typeof def>,

@@ -335,14 +335,19 @@ function bind(path: string, one: Deno.ForeignLibraryInterface) {
 export function libc(): Libc {
   if (lib) return lib;
   const path = libraryPath();
-  return lib = tieredLibrary(path, LIBC_SYMBOLS, {
+  lib = tieredLibrary(path, LIBC_SYMBOLS, {
     libc: path,
     open: (one) => bind(path, one),
   }) as unknown as Libc;
+  // errno's address before any call can fail: binding a symbol later
+  // (dlsym, Deno's own checks) could change errno between a failure and
+  // its read
+  errnoView = new Deno.UnsafePointerView(lib.__errno_location()!);
+  return lib;
 }
 
 /** The calling thread's errno, read right after a failed call. */
 export function errno(): number {
-  errnoView ??= new Deno.UnsafePointerView(libc().__errno_location()!);
-  return errnoView.getInt32();
+  if (!errnoView) libc();
+  return errnoView!.getInt32();
 }
