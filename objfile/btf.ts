@@ -474,6 +474,42 @@ export class Btf {
   }
 }
 
+/**
+ * Walks one record section of a `.BTF.ext` (header `at` 8: func_info, 16:
+ * line_info, 24: core_relo): `visit` gets each record's offset in `bytes`
+ * and its program section's name (`str` reads the .BTF string section).
+ * Records are at least `minRec` bytes; `bad` throws for malformed data.
+ */
+export function extRecords(
+  bytes: Uint8Array,
+  at: 8 | 16 | 24,
+  what: string,
+  minRec: number,
+  str: (off: number) => string,
+  bad: (what: string) => never,
+  visit: (p: number, section: string) => void,
+): void {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const hdrLen = v.getUint32(4, true);
+  if (hdrLen < at + 8 || bytes.length < at + 8) return;
+  const len = v.getUint32(at + 4, true);
+  if (len === 0) return;
+  let p = hdrLen + v.getUint32(at, true);
+  const end = p + len;
+  if (end > bytes.length || len < 4) bad(`${what} extends past its end`);
+  const recSize = v.getUint32(p, true);
+  if (recSize < minRec) bad(`${what} record size ${recSize}`);
+  p += 4;
+  while (p < end) {
+    if (p + 8 > end) bad(`${what} is truncated`);
+    const section = str(v.getUint32(p, true));
+    const n = v.getUint32(p + 4, true);
+    p += 8;
+    if (p + n * recSize > end) bad(`${what} is truncated`);
+    for (let i = 0; i < n; i++, p += recSize) visit(p, section);
+  }
+}
+
 /** Parses .BTF.ext: header and func_info (line_info/CO-RE only counted). */
 export function parseBtfExt(btf: Btf, bytes: Uint8Array): BtfExt {
   const file = btf.file;
@@ -484,33 +520,24 @@ export function parseBtfExt(btf: Btf, bytes: Uint8Array): BtfExt {
   if (bytes.length < 24) bad("header is incomplete");
   if (v.getUint16(0, true) !== 0xeb9f) bad("bad magic");
   const hdrLen = v.getUint32(4, true);
-  const fiOff = v.getUint32(8, true);
   const fiLen = v.getUint32(12, true);
   const liLen = v.getUint32(20, true);
   const crLen = hdrLen >= 32 && bytes.length >= 32 ? v.getUint32(28, true) : 0;
   const funcInfo: FuncInfo[] = [];
-  if (fiLen > 0) {
-    let p = hdrLen + fiOff;
-    const end = p + fiLen;
-    if (end > bytes.length) bad("func_info extends past its end");
-    const recSize = v.getUint32(p, true);
-    if (recSize < 8) bad(`func_info record size ${recSize}`);
-    p += 4;
-    while (p < end) {
-      if (p + 8 > end) bad("func_info is truncated");
-      const section = btf.str(v.getUint32(p, true));
-      const n = v.getUint32(p + 4, true);
-      p += 8;
-      if (p + n * recSize > end) bad("func_info is truncated");
-      for (let i = 0; i < n; i++, p += recSize) {
-        funcInfo.push({
-          section,
-          insnOff: v.getUint32(p, true),
-          typeId: v.getUint32(p + 4, true),
-        });
-      }
-    }
-  }
+  extRecords(
+    bytes,
+    8,
+    "func_info",
+    8,
+    (off) => btf.str(off),
+    bad,
+    (p, sec) =>
+      funcInfo.push({
+        section: sec,
+        insnOff: v.getUint32(p, true),
+        typeId: v.getUint32(p + 4, true),
+      }),
+  );
   return {
     version: bytes[2],
     funcInfoLen: fiLen,

@@ -21,7 +21,7 @@
  *
  * @module
  */
-import { Kind, readBtfHeader } from "./btf.ts";
+import { extRecords, Kind, readBtfHeader } from "./btf.ts";
 import { ObjectFileError } from "./elf.ts";
 
 /** `enum bpf_core_relo_kind`. */
@@ -186,31 +186,23 @@ export function coreRelocations(btf: RawBtf, ext: Uint8Array): CoreRelo[] {
     throw new ObjectFileError(`malformed .BTF.ext section (${why})`);
   };
   if (ext.length < 24 || v.getUint16(0, true) !== 0xeb9f) bad("header");
-  const hdrLen = v.getUint32(4, true);
-  if (hdrLen < 32) return [];
-  const off = v.getUint32(24, true), len = v.getUint32(28, true);
-  if (len === 0) return [];
-  const start = hdrLen + off, end = start + len;
-  if (end > ext.length || len < 4) bad("core_relo is out of bounds");
-  const rec = v.getUint32(start, true);
-  if (rec < 16) bad(`core_relo record size ${rec}`);
   const out: CoreRelo[] = [];
-  for (let p = start + 4; p < end;) {
-    if (p + 8 > end) bad("core_relo is truncated");
-    const section = btf.str(v.getUint32(p, true));
-    const n = v.getUint32(p + 4, true);
-    p += 8;
-    if (p + n * rec > end) bad("core_relo is truncated");
-    for (let i = 0; i < n; i++, p += rec) {
+  extRecords(
+    ext,
+    24,
+    "core_relo",
+    16,
+    (off) => btf.str(off),
+    bad,
+    (p, sec) =>
       out.push({
-        section,
+        section: sec,
         insnOff: v.getUint32(p, true),
         typeId: v.getUint32(p + 4, true),
         access: btf.str(v.getUint32(p + 8, true)),
         kind: v.getUint32(p + 12, true),
-      });
-    }
-  }
+      }),
+  );
   return out;
 }
 
