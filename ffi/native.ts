@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { tieredLibrary } from "./tiered.ts";
+import { cstr, tieredLibrary } from "./tiered.ts";
 
 /** The library could not be opened: says which file and how to install it. */
 export class LibraryLoadError extends Error {
@@ -261,12 +261,8 @@ export function errno(): number {
   return errnoView!.getInt32();
 }
 
-const encoder = new TextEncoder();
-
-/** A NUL-terminated copy of `s` for passing as a C string. */
-export function cstr(s: string): Uint8Array<ArrayBuffer> {
-  return encoder.encode(s + "\0") as Uint8Array<ArrayBuffer>;
-}
+// the one C-string helper (ffi/tiered.ts needs it below this module)
+export { cstr };
 
 /** The C string at `p`, or "" for NULL. */
 export function readCString(p: Deno.PointerValue): string {

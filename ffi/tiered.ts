@@ -42,10 +42,9 @@ function pointerIn(result: Uint8Array): Deno.PointerValue {
   return Deno.UnsafePointer.create(v);
 }
 
-function cstring(s: string): Uint8Array<ArrayBuffer> {
-  const b = new Uint8Array(s.length * 3 + 1);
-  const n = encoder.encodeInto(s, b).written;
-  return b.subarray(0, n + 1) as Uint8Array<ArrayBuffer>;
+/** A NUL-terminated copy of `s` for passing as a C string. */
+export function cstr(s: string): Uint8Array<ArrayBuffer> {
+  return encoder.encode(s + "\0") as Uint8Array<ArrayBuffer>;
 }
 
 /**
@@ -68,11 +67,11 @@ function address(
   if (!dl) return null;
   let handle = handles.get(path);
   if (handle === undefined) {
-    handle = pointerIn(dl.dlopen(cstring(path), 1 /* RTLD_LAZY */));
+    handle = pointerIn(dl.dlopen(cstr(path), 1 /* RTLD_LAZY */));
     handles.set(path, handle);
   }
   if (!handle) return null;
-  return pointerIn(dl.dlsym(handle, cstring(name)));
+  return pointerIn(dl.dlsym(handle, cstr(name)));
 }
 
 /** What {@link tieredLibrary} needs besides the symbol table. */

@@ -25,6 +25,7 @@ import {
 import { coreNeeds, minimalCoreBtf } from "../objfile/core_btf.ts";
 import type { ElfFile } from "../objfile/elf.ts";
 import { checkBtf } from "../objfile/validate.ts";
+import { cacheDir } from "./oci/cache.ts";
 
 const MAGIC = [0x57, 0x42, 0x43, 0x42]; // "WBCB"
 const encoder = new TextEncoder();
@@ -72,15 +73,12 @@ export function kernelBuildId(): string | undefined {
   return buildId ?? undefined;
 }
 
-/** The cache's base (`$XDG_CACHE_HOME/wasm-bpf` or `~/.cache/wasm-bpf`). */
+/** The cache's base, the OCI cache's ({@link cacheDir}); undefined without --allow-env. */
 function cacheBase(): string | undefined {
   try {
-    const xdg = Deno.env.get("XDG_CACHE_HOME");
-    if (xdg && xdg.startsWith("/")) return `${xdg}/wasm-bpf`;
-    const home = Deno.env.get("HOME");
-    return home?.startsWith("/") ? `${home}/.cache/wasm-bpf` : undefined;
+    return cacheDir();
   } catch {
-    return undefined; // no --allow-env
+    return undefined;
   }
 }
 
