@@ -280,6 +280,14 @@ const FAST_SYMBOLS = {
     parameters: ["i32", "i32", "u32", "u32", "u32", "u32", "u32", "u32"],
     result: "i32",
   },
+  // the same function for host/gate.wat, which passes wasm i32 values: an
+  // address half or offset of 2 GiB or more is negative there, which a u32
+  // parameter refuses (TypeError) on V8's generic call
+  wasm_bpf_fast_map_op_i32: {
+    name: "wasm_bpf_fast_map_op",
+    parameters: ["i32", "i32", "i32", "i32", "i32", "i32", "i32", "i32"],
+    result: "i32",
+  },
   wasm_bpf_fast_map_op_abs: {
     parameters: ["i32", "i32", "u32", "u32", "u32", "u32", "u32", "u32", "u32"],
     result: "i32",

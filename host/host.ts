@@ -56,6 +56,16 @@ export class WasmBpfHost {
     return this.#s.objects.size;
   }
 
+  /**
+   * Whether the guest's map operations go through the wasm gate straight
+   * to the system call (host/gate.ts: after `bind`, with the fast path
+   * built and deno run with `--v8-flags=--wasm-fast-api`), rather than
+   * through JavaScript. Either way they are checked the same.
+   */
+  get mapGate(): boolean {
+    return this.#s.gate?.on ?? false;
+  }
+
   /** Every kernel fd held for the guest (maps and programs). */
   fds(): number[] {
     return this.#s.objects.fds();
@@ -98,8 +108,9 @@ export class WasmBpfHost {
   close(): void {
     const s = this.#s;
     if (s.closed) return;
+    s.gate?.off();
     s.objects.closeAll((line) => s.log(line));
-    s.closed = true;
+    s.close();
     s.fdsChanged();
   }
 

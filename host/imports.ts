@@ -10,7 +10,7 @@
 import { Errno } from "../ffi/mod.ts";
 import { failure } from "./errors.ts";
 import { attachProgram, loadObject } from "./load.ts";
-import { mapOperate, splitFlags } from "./maps.ts";
+import { mapOperate, operateImport } from "./maps.ts";
 import { closeObject, mapFdByName } from "./objects.ts";
 import { exportFn, poll, pollBatch, tableFn } from "./poll.ts";
 import { PolicyDenied } from "./policy.ts";
@@ -80,9 +80,10 @@ export function abiImports(s: Session): WebAssembly.Imports {
           EINVAL,
           () => mapFdByName(s, handle, name),
         ),
-      // the hot path: no closure per call, unlike the other imports, and
-      // the i64 flags arrive as a number (no BigInt per call)
-      wasm_bpf_map_operate: splitFlags((
+      // the hot path: no closure per call, unlike the other imports, the
+      // i64 flags arrive as a number (no BigInt per call), and once the
+      // guest is bound the gate (host/gate.ts) may take the common calls
+      wasm_bpf_map_operate: (s.operateImport ??= operateImport((
         fd: number,
         cmd: number,
         key: number,
@@ -97,7 +98,7 @@ export function abiImports(s: Session): WebAssembly.Imports {
           if (e instanceof PolicyDenied) s.stats[STAT_DENIALS]++;
           return failure(s, "wasm_bpf_map_operate", EINVAL, e);
         }
-      }),
+      })).operate,
     },
     [s.options.callbackModule ?? "callback-wrapper"]: {
       wasm_bpf_buffer_poll: (

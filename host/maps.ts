@@ -18,6 +18,7 @@ import { type BpfMap, Errno, MapCommand } from "../ffi/mod.ts";
 import { AbiError } from "./errors.ts";
 import type { CarriedFd, MapSlot } from "./objects.ts";
 import type { Session } from "./session.ts";
+import { commandBits } from "./gate.ts";
 import {
   STAT_MAP_DELETE,
   STAT_MAP_LOOKUP,
@@ -109,45 +110,54 @@ function inside(
   if (p === 0 || p + len > size) s.mem.check(ptr, len, what, of);
 }
 
-/**
- * A wasm function, from this text, that calls `host.op` with the i64
- * flags split into two i32 halves (low, high):
- *
- * ```wat
- * (module
- *   (import "host" "op" (func $op (param i32 i32 i32 i32 i32 i32 i32) (result i32)))
- *   (func (export "wasm_bpf_map_operate")
- *     (param $fd i32) (param $cmd i32) (param $key i32) (param $value i32)
- *     (param $next i32) (param $flags i64) (result i32)
- *     (call $op (local.get $fd) (local.get $cmd) (local.get $key)
- *       (local.get $value) (local.get $next)
- *       (i32.wrap_i64 (local.get $flags))
- *       (i32.wrap_i64 (i64.shr_u (local.get $flags) (i64.const 32))))))
- * ```
- */
+/** host/operate.wat, assembled (`wat2wasm --enable-all`). */
 // (a literal: decoding base64 costs ~2 ms in a cold process)
 // deno-fmt-ignore
-const SPLIT_FLAGS = new Uint8Array([
+export const OPERATE_WASM = new Uint8Array([
   0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x16, 0x02, 0x60,
-  0x07, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x01, 0x7f, 0x60, 0x06,
-  0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7e, 0x01, 0x7f, 0x02, 0x0b, 0x01, 0x04,
-  0x68, 0x6f, 0x73, 0x74, 0x02, 0x6f, 0x70, 0x00, 0x00, 0x03, 0x02, 0x01,
-  0x01, 0x07, 0x18, 0x01, 0x14, 0x77, 0x61, 0x73, 0x6d, 0x5f, 0x62, 0x70,
-  0x66, 0x5f, 0x6d, 0x61, 0x70, 0x5f, 0x6f, 0x70, 0x65, 0x72, 0x61, 0x74,
-  0x65, 0x00, 0x01, 0x0a, 0x19, 0x01, 0x17, 0x00, 0x20, 0x00, 0x20, 0x01,
-  0x20, 0x02, 0x20, 0x03, 0x20, 0x04, 0x20, 0x05, 0xa7, 0x20, 0x05, 0x42,
-  0x20, 0x88, 0xa7, 0x10, 0x00, 0x0b,
+  0x06, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7e, 0x01, 0x7f, 0x60, 0x07, 0x7f,
+  0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x01, 0x7f, 0x02, 0x0b, 0x01, 0x04,
+  0x68, 0x6f, 0x73, 0x74, 0x02, 0x6f, 0x70, 0x00, 0x01, 0x03, 0x03, 0x02,
+  0x00, 0x00, 0x04, 0x05, 0x01, 0x70, 0x01, 0x01, 0x01, 0x07, 0x27, 0x03,
+  0x05, 0x74, 0x61, 0x62, 0x6c, 0x65, 0x01, 0x00, 0x04, 0x73, 0x6c, 0x6f,
+  0x77, 0x00, 0x01, 0x14, 0x77, 0x61, 0x73, 0x6d, 0x5f, 0x62, 0x70, 0x66,
+  0x5f, 0x6d, 0x61, 0x70, 0x5f, 0x6f, 0x70, 0x65, 0x72, 0x61, 0x74, 0x65,
+  0x00, 0x02, 0x09, 0x07, 0x01, 0x00, 0x41, 0x00, 0x0b, 0x01, 0x01, 0x0a,
+  0x2d, 0x02, 0x17, 0x00, 0x20, 0x00, 0x20, 0x01, 0x20, 0x02, 0x20, 0x03,
+  0x20, 0x04, 0x20, 0x05, 0xa7, 0x20, 0x05, 0x42, 0x20, 0x88, 0xa7, 0x10,
+  0x00, 0x0b, 0x13, 0x00, 0x20, 0x00, 0x20, 0x01, 0x20, 0x02, 0x20, 0x03,
+  0x20, 0x04, 0x20, 0x05, 0x41, 0x00, 0x11, 0x00, 0x00, 0x0b,
+
 ]);
-let splitModule: WebAssembly.Module | undefined;
+let operateModule: WebAssembly.Module | undefined;
+
+/** The guest's `wasm_bpf_map_operate` import and what the gate needs. */
+export interface OperateImport {
+  /**
+   * The import (host/operate.wat): calls through `table`. Called from
+   * JavaScript, it takes the flags as a bigint, as the import does.
+   */
+  operate: (
+    fd: number,
+    cmd: number,
+    key: number,
+    value: number,
+    next: number,
+    flags: bigint,
+  ) => number;
+  /** Its one-entry table: `slow`, or the gate (host/gate.ts). */
+  table: WebAssembly.Table;
+  /** The JavaScript path as a wasm function (the table's first entry). */
+  slow: (...args: never[]) => unknown;
+}
 
 /**
- * `op` as the `wasm_bpf_map_operate` import: a JavaScript import with an
- * i64 parameter gets a new BigInt on every call, so the guest calls a wasm
- * function that splits the flags and calls `op` with them as a number
- * (the value `Number(flags)` would give). Called from JavaScript, it
- * takes the flags as a bigint, as the import does.
+ * `op` behind the `wasm_bpf_map_operate` import: a JavaScript import with
+ * an i64 parameter gets a new BigInt on every call, so the guest calls a
+ * wasm function that splits the flags and calls `op` with them as a
+ * number (the value `Number(flags)` would give).
  */
-export function splitFlags(
+export function operateImport(
   op: (
     fd: number,
     cmd: number,
@@ -156,15 +166,8 @@ export function splitFlags(
     next: number,
     flags: number,
   ) => number,
-): (
-  fd: number,
-  cmd: number,
-  key: number,
-  value: number,
-  next: number,
-  flags: bigint,
-) => number {
-  splitModule ??= new WebAssembly.Module(SPLIT_FLAGS);
+): OperateImport {
+  operateModule ??= new WebAssembly.Module(OPERATE_WASM);
   const join = (
     fd: number,
     cmd: number,
@@ -184,12 +187,31 @@ export function splitFlags(
         ? lo >>> 0
         : Number(BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo >>> 0))),
     );
-  const instance = new WebAssembly.Instance(splitModule, {
-    host: { op: join },
-  });
-  return instance.exports.wasm_bpf_map_operate as ReturnType<
-    typeof splitFlags
-  >;
+  const ex = new WebAssembly.Instance(operateModule, { host: { op: join } })
+    .exports;
+  return {
+    operate: ex.wasm_bpf_map_operate as OperateImport["operate"],
+    table: ex.table as WebAssembly.Table,
+    slow: ex.slow as OperateImport["slow"],
+  };
+}
+
+/**
+ * The commands map slot `v` may take through the gate (host/gate.ts):
+ * lookups and next keys always; updates and deletes when the policy allows
+ * map writes and no audit record is wanted; updates also only when the
+ * values carry no fds (those are checked on the JavaScript path).
+ */
+export function gateBits(s: Session, v: MapSlot): number {
+  let writable = !s.auditing;
+  if (writable) {
+    try {
+      s.policy.checkMapWrite(v.map.name, "update");
+    } catch {
+      writable = false;
+    }
+  }
+  return commandBits(true, writable && !v.carries, writable);
 }
 
 /** `wasm_bpf_map_operate`: 0 or -errno. */

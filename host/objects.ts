@@ -68,6 +68,8 @@ export class ObjectTable {
   readonly #closing = new Set<LoadedObject>();
   #next = 1n;
   #heldBytes = 0;
+  /** Told of each map fd the guest may name from now on, or no longer. */
+  onMap: ((fd: number, slot: MapSlot | undefined) => void) | undefined;
 
   /** Number of open objects (handles the guest can name). */
   get size(): number {
@@ -102,7 +104,9 @@ export class ObjectTable {
     this.#objects.set(handle, entry);
     this.#heldBytes += heldBytes;
     for (const map of obj.maps) {
-      this.#maps.set(map.fd, { entry, map, carries: carries(map) });
+      const slot = { entry, map, carries: carries(map) };
+      this.#maps.set(map.fd, slot);
+      this.onMap?.(map.fd, slot);
     }
     for (const p of obj.programs) if (p.fd >= 0) this.#progs.set(p.fd, entry);
     return entry;
@@ -125,6 +129,11 @@ export class ObjectTable {
   /** The map `fd` names if it is a map of an open object of this guest. */
   map(fd: number): MapSlot | undefined {
     return this.#maps.get(fd);
+  }
+
+  /** The map fds the guest may name. */
+  mapSlots(): IterableIterator<[number, MapSlot]> {
+    return this.#maps.entries();
   }
 
   /** Whether `fd` is a program of an open object of this guest. */
@@ -154,7 +163,11 @@ export class ObjectTable {
    */
   close(e: LoadedObject): void {
     this.#objects.delete(e.handle);
-    for (const [fd, v] of this.#maps) if (v.entry === e) this.#maps.delete(fd);
+    for (const [fd, v] of this.#maps) {
+      if (v.entry !== e) continue;
+      this.onMap?.(fd, undefined); // before the fd is closed and reused
+      this.#maps.delete(fd);
+    }
     for (const [fd, o] of this.#progs) if (o === e) this.#progs.delete(fd);
     if (e.polling > 0) {
       e.closing = true;

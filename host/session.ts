@@ -9,7 +9,9 @@ import { type LibbpfLogger, MapFd } from "../ffi/mod.ts";
 import { GuestMemory } from "./memory.ts";
 import { type Policy, resolvePolicy } from "./policy.ts";
 import { ObjectTable } from "./objects.ts";
-import { newStats, STAT_LOADS } from "./metrics/stats.ts";
+import { newStats, STAT_LOADS, statsMemory } from "./metrics/stats.ts";
+import { MapGate } from "./gate.ts";
+import { gateBits, type OperateImport } from "./maps.ts";
 
 /** Thrown out of an import to unwind a guest after an interrupt. */
 export class GuestInterrupted extends Error {
@@ -52,7 +54,13 @@ export interface HostOptions {
    * Feed a metrics server (`--metrics`): the host counters' shared buffer,
    * and where to announce loaded objects with duplicated fds of `maps`.
    */
-  metrics?: { stats: SharedArrayBuffer; port?: MessagePort; maps: string[] };
+  metrics?: {
+    stats: SharedArrayBuffer;
+    /** The memory `stats` is the buffer of (host/metrics/stats.ts). */
+    statsMemory?: WebAssembly.Memory;
+    port?: MessagePort;
+    maps: string[];
+  };
 }
 
 /** The checks of a resolved policy. */
@@ -80,6 +88,12 @@ export class Session {
   closed = false;
   /** Host counters (slots of ./metrics/stats.ts), shared with `--metrics`. */
   readonly stats: Float64Array;
+  /** The memory `stats` lies in, when it is one (the gate needs it). */
+  readonly statsMemory: WebAssembly.Memory | undefined;
+  /** The `wasm_bpf_map_operate` import, once made (host/imports.ts). */
+  operateImport: OperateImport | undefined;
+  /** The map-operation gate, once bound, if this process can have one. */
+  gate: MapGate | null = null;
   #memory: GuestMemory | undefined;
 
   /** A session for a guest run with `options`. */
@@ -87,7 +101,12 @@ export class Session {
     this.options = options;
     this.name = options.name ?? "guest";
     this.policy = resolvePolicy(options.policy);
-    this.stats = newStats(options.metrics?.stats);
+    const m = options.metrics;
+    // the gate counts in wasm: it needs the counters as a memory
+    this.statsMemory = m ? m.statsMemory : statsMemory();
+    this.stats = newStats(
+      (this.statsMemory?.buffer as SharedArrayBuffer | undefined) ?? m?.stats,
+    );
   }
 
   /**
@@ -134,10 +153,51 @@ export class Session {
     if (!(memory instanceof WebAssembly.Memory)) {
       throw new Error(`${this.name}: the guest exports no 'memory'`);
     }
-    this.#memory = new GuestMemory(memory);
+    const mem = this.#memory = new GuestMemory(memory);
+    this.#openGate(memory, mem);
     const table = ex.__indirect_function_table;
     this.table = table instanceof WebAssembly.Table ? table : undefined;
     this.exports = ex;
+  }
+
+  /**
+   * Puts the gate (host/gate.ts) behind the map import, if it can be had,
+   * and keeps its descriptors in step with the guest's maps.
+   */
+  #openGate(memory: WebAssembly.Memory, mem: GuestMemory): void {
+    this.gate?.off();
+    this.gate = null;
+    const op = this.operateImport;
+    if (!op || !this.statsMemory || this.closed) return;
+    const gate = MapGate.open({
+      memory,
+      stats: this.statsMemory,
+      table: op.table,
+      slow: op.slow,
+      address: () => {
+        const size = mem.size;
+        return { lo: mem.baseLo, hi: mem.baseHi, size };
+      },
+    });
+    if (!gate) {
+      this.debug(
+        "map operations take the JavaScript path (the wasm gate needs the fast path built and deno run with --v8-flags=--wasm-fast-api)",
+      );
+      return;
+    }
+    this.gate = gate;
+    this.objects.onMap = (fd, v) => {
+      if (v) {
+        gate.set(fd, v.map.keySize, v.map.valueBufferSize, gateBits(this, v));
+      } else gate.clear(fd);
+    };
+    for (const [fd, v] of this.objects.mapSlots()) this.objects.onMap(fd, v);
+  }
+
+  /** Every later import call fails (`WasmBpfHost.close()`). */
+  close(): void {
+    this.closed = true;
+    this.gate?.off();
   }
 
   /** The guest's memory; throws if `bind` was not called. */

@@ -14,11 +14,11 @@ import { parseListen } from "./listen.ts";
 import type { ObjectMessage, ServerReport, ServerStart } from "./server.ts";
 import {
   newStats,
-  STAT_COUNT,
   STAT_EVENTS,
   STAT_LOADS,
   STAT_LOST,
   STAT_POLLS,
+  statsMemory,
 } from "./stats.ts";
 
 /** `sha256:<hex>` of `bytes`: the `digest` label of a guest run from a file. */
@@ -38,6 +38,8 @@ export { parseListen } from "./listen.ts";
 export interface MetricsLink {
   /** The host counters' buffer. */
   stats: SharedArrayBuffer;
+  /** The shared memory `stats` is the buffer of (the map gate counts in it). */
+  statsMemory: WebAssembly.Memory;
   /** Where loads and closes are announced. */
   port: MessagePort;
   /** The maps the config exports (only these fds are duplicated). */
@@ -103,7 +105,8 @@ export async function startMetricsServer(
   opts: MetricsOptions,
 ): Promise<MetricsServer> {
   const { hostname, port } = parseListen(opts.listen);
-  const shared = new SharedArrayBuffer(STAT_COUNT * 8);
+  const memory = statsMemory(); // host/gate.wat counts in it too
+  const shared = memory.buffer as SharedArrayBuffer;
   const channel = new MessageChannel();
   const worker = new Worker(new URL("./server.ts", import.meta.url), {
     type: "module",
@@ -149,6 +152,7 @@ export async function startMetricsServer(
     stats: newStats(shared),
     link: {
       stats: shared,
+      statsMemory: memory,
       port: channel.port1,
       maps: [...new Set(opts.config?.metrics.map((m) => m.map) ?? [])],
     },

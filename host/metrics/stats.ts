@@ -29,6 +29,14 @@ export const STAT_LOADS = 8;
 /** Number of slots. */
 export const STAT_COUNT = 9;
 
+/**
+ * A memory for the counters: one shared page, which host/gate.wat bumps
+ * from wasm, and whose buffer the metrics thread reads.
+ */
+export function statsMemory(): WebAssembly.Memory {
+  return new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+}
+
 /** The counters over `shared`, or fresh unshared ones. */
 export function newStats(shared?: SharedArrayBuffer): Float64Array {
   return shared
