@@ -424,14 +424,15 @@ export function spawn(
     ...(options.metrics ? [allowNetFor(options.metrics.listen)] : []),
     // the kernel BTF cache (host/core_btf.ts), where this process may write it
     ...coreBtfWrite(),
-    // the ceiling covers the JavaScript heap too (WasmGC objects live there)
-    ...(limit !== undefined
-      ? [
-        `--v8-flags=--max-old-space-size=${
+    // map operations through the wasm gate (host/gate.ts); the memory
+    // ceiling covers the JavaScript heap too (WasmGC objects live there)
+    `--v8-flags=--wasm-fast-api${
+      limit !== undefined
+        ? `,--max-old-space-size=${
           Math.max(64, Math.ceil(limit / 2 ** 20) + 64)
-        }`,
-      ]
-      : []),
+        }`
+        : ""
+    }`,
     new URL("./child.ts", import.meta.url).href,
   ];
   const child = new Deno.Command(Deno.execPath(), {

@@ -49,6 +49,7 @@ export const ENTRYPOINT = [
   "run",
   "--no-prompt",
   "--cached-only",
+  "--v8-flags=--wasm-fast-api", // map operations through the wasm gate
   "--allow-ffi", // libbpf, libc, the native helpers
   "--allow-read", // guests, /sys (BTF, tracefs), the cache, policy files
   "--allow-env", // XDG_CACHE_HOME, HOME, DOCKER_CONFIG, WASM_BPF_*

@@ -11,7 +11,9 @@ cd "$ROOT"
 "$DENO" run -A scripts/build.ts examples/bootstrap
 # --allow-write: the host's cache of each object's minimal kernel BTF
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/wasm-bpf"
-cmd=("$DENO" run --allow-ffi --allow-read --allow-env "--allow-write=$cache"
+# --v8-flags=--wasm-fast-api: map operations through the wasm gate
+cmd=("$DENO" run --v8-flags=--wasm-fast-api --allow-ffi --allow-read
+  --allow-env "--allow-write=$cache"
   mod.ts build/examples/bootstrap/bootstrap.wasm)
 if [ $# -gt 0 ]; then
   # run for a duration: SIGINT after SECONDS, which the runtime turns into a

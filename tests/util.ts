@@ -224,6 +224,8 @@ export interface ProcResult {
 
 /** The least permissions the CLI is documented to need. */
 export const CLI_PERMISSIONS = ["--allow-ffi", "--allow-read", "--allow-env"];
+/** The V8 flag of the documented command line (host/gate.ts). */
+export const CLI_V8_FLAGS = ["--v8-flags=--wasm-fast-api"];
 
 /** Runs the CLI (`deno run <perms> mod.ts ...args`) to completion. */
 export async function runCli(
@@ -232,12 +234,15 @@ export async function runCli(
     timeoutMs?: number;
     permissions?: string[];
     env?: Record<string, string>;
+    /** Deno's V8 flags (default {@link CLI_V8_FLAGS}). */
+    v8Flags?: string[];
   } = {},
 ): Promise<ProcResult> {
   const child = new Deno.Command(Deno.execPath(), {
     env: options.env,
     args: [
       "run",
+      ...(options.v8Flags ?? CLI_V8_FLAGS),
       ...(options.permissions ?? CLI_PERMISSIONS),
       `${ROOT}/mod.ts`,
       ...args,
