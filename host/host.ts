@@ -58,9 +58,10 @@ export class WasmBpfHost {
 
   /**
    * Whether the guest's map operations go through the wasm gate straight
-   * to the system call (host/gate.ts: after `bind`, with the fast path
-   * built and deno run with `--v8-flags=--wasm-fast-api`), rather than
-   * through JavaScript. Either way they are checked the same.
+   * to the system call (host/gate.ts: after `bind` and
+   * `HostOptions.mapGateAfter` operations, with the fast path built and
+   * deno run with `--v8-flags=--wasm-fast-api`), rather than through
+   * JavaScript. Either way they are checked the same.
    */
   get mapGate(): boolean {
     return this.#s.gate?.on ?? false;

@@ -92,6 +92,7 @@ export function abiImports(s: Session): WebAssembly.Imports {
         flags: number,
       ): number => {
         if (s.closed) return EINVAL;
+        if (s.gateCountdown > 0 && --s.gateCountdown === 0) s.openGate();
         try {
           return mapOperate(s, fd, cmd, key, value, next, flags);
         } catch (e) {

@@ -26,6 +26,9 @@ export class GuestInterrupted extends Error {
   }
 }
 
+/** `HostOptions.mapGateAfter`'s default. */
+const GATE_AFTER = 1024;
+
 /** Options of a `WasmBpfHost`. */
 export interface HostOptions {
   /** Name of the guest in messages (e.g. its file name). */
@@ -34,6 +37,14 @@ export interface HostOptions {
   log?: (line: string) => void;
   /** Also report libbpf's info/debug lines and every denied pointer/fd. */
   verbose?: boolean;
+  /**
+   * Map operations that take the JavaScript path before the wasm gate
+   * (host/gate.ts) is put in place, if it can be (default 1024; 0: at
+   * `bind`). Making the gate costs ~1 ms and ~2 MiB of peak memory (V8
+   * compiles its fast-call wrapper), and it pays off only over many
+   * operations, so guests that make few never have one.
+   */
+  mapGateAfter?: number;
   /** Where libbpf's own lines go; default: `log` when verbose. */
   libbpfLogger?: LibbpfLogger;
   /** An fd (eventfd) that becomes readable when the host is interrupted. */
@@ -153,24 +164,34 @@ export class Session {
     if (!(memory instanceof WebAssembly.Memory)) {
       throw new Error(`${this.name}: the guest exports no 'memory'`);
     }
-    const mem = this.#memory = new GuestMemory(memory);
-    this.#openGate(memory, mem);
+    this.gate?.off();
+    this.gate = null;
+    this.objects.onMap = undefined;
+    this.#memory = new GuestMemory(memory);
+    this.gateCountdown = this.options.mapGateAfter ?? GATE_AFTER;
+    if (this.gateCountdown <= 0) this.openGate();
     const table = ex.__indirect_function_table;
     this.table = table instanceof WebAssembly.Table ? table : undefined;
     this.exports = ex;
   }
 
   /**
+   * Map operations left on the JavaScript path before {@link openGate}
+   * (`HostOptions.mapGateAfter`); 0 once it was tried.
+   */
+  gateCountdown = 0;
+
+  /**
    * Puts the gate (host/gate.ts) behind the map import, if it can be had,
    * and keeps its descriptors in step with the guest's maps.
    */
-  #openGate(memory: WebAssembly.Memory, mem: GuestMemory): void {
-    this.gate?.off();
-    this.gate = null;
+  openGate(): void {
+    this.gateCountdown = 0;
     const op = this.operateImport;
-    if (!op || !this.statsMemory || this.closed) return;
+    const mem = this.#memory;
+    if (!op || !mem || !this.statsMemory || this.closed || this.gate) return;
     const gate = MapGate.open({
-      memory,
+      memory: mem.memory,
       stats: this.statsMemory,
       table: op.table,
       slow: op.slow,

@@ -69,7 +69,12 @@ function guest(
   options: ConstructorParameters<typeof WasmBpfHost>[0] = {},
 ) {
   const logs: string[] = [];
-  const host = new WasmBpfHost({ name, log: (l) => logs.push(l), ...options });
+  const host = new WasmBpfHost({
+    name,
+    log: (l) => logs.push(l),
+    mapGateAfter: 0, // the gate from the first operation
+    ...options,
+  });
   const abi = host.imports().wasm_bpf as unknown as {
     wasm_load_bpf_object(ptr: number, len: number): bigint;
     wasm_close_bpf_object(handle: bigint): number;
@@ -377,4 +382,17 @@ out.kernel8 = hash.get(8)?.toString() ?? null;
 
 calls.close();
 observer.host.close();
+// by default the gate comes after 1024 operations on the JavaScript path
+{
+  const lazy = guest("lazy", { mapGateAfter: undefined });
+  const lh = lazy.load();
+  const lfd = lazy.fd(lh, "h");
+  lazy.op(lfd, UPDATE, 1, 1n);
+  out.lazyEarly = lazy.ex.lookups(lfd, KEY, VALUE, 1022);
+  out.lazyBefore = lazy.host.mapGate;
+  out.lazyLater = lazy.ex.lookups(lfd, KEY, VALUE, 10);
+  out.lazyAfter = lazy.host.mapGate;
+  lazy.host.close();
+}
+
 console.log(JSON.stringify(out));

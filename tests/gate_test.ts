@@ -121,6 +121,8 @@ const EXPECTED = {
   readonlyKernel: null,
   readonlyLookup: -2,
   auditRecords: 4,
+  lazyEarly: 0,
+  lazyLater: 0,
 };
 
 const MODES: [string, string[], boolean][] = [
@@ -143,10 +145,19 @@ for (const [name, v8, gated] of MODES) {
     const got = await child("gate_child.ts", v8, [obj]);
     assert.equal(got.mapGate, gated, "the gate is in place with the flag");
     assert.equal(got.gateAfterReload, gated);
+    assert.equal(got.lazyBefore, false, "no gate before 1024 operations");
+    assert.equal(got.lazyAfter, gated, "the gate after 1024 operations");
     if (v8.includes("--stress-wasm-memory-moving")) {
       assert.equal(got.moved, true, "the memory moved when it grew");
     }
-    const { mapGate: _g, gateAfterReload: _r, moved: _m, ...rest } = got;
+    const {
+      mapGate: _g,
+      gateAfterReload: _r,
+      moved: _m,
+      lazyBefore: _b,
+      lazyAfter: _a,
+      ...rest
+    } = got;
     if (CPUS < 2) rest.percpuStraddles = -14; // one CPU: 8 bytes fit
     assert.deepEqual(rest, EXPECTED);
   });
