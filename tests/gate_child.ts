@@ -40,14 +40,27 @@ const GUEST_WAT = `
 
 const [objPath] = Deno.args;
 const obj = Deno.readFileSync(objPath);
-const tmp = Deno.makeTempDirSync();
-Deno.writeTextFileSync(`${tmp}/g.wat`, GUEST_WAT);
-const asm = new Deno.Command("wat2wasm", {
-  args: [`${tmp}/g.wat`, "-o", `${tmp}/g.wasm`],
-}).outputSync();
-if (!asm.success) throw new Error(new TextDecoder().decode(asm.stderr));
-const guestModule = new WebAssembly.Module(Deno.readFileSync(`${tmp}/g.wasm`));
-Deno.removeSync(tmp, { recursive: true });
+function assemble(wat: string): WebAssembly.Module {
+  const tmp = Deno.makeTempDirSync();
+  try {
+    Deno.writeTextFileSync(`${tmp}/g.wat`, wat);
+    const asm = new Deno.Command("wat2wasm", {
+      args: ["--enable-threads", `${tmp}/g.wat`, "-o", `${tmp}/g.wasm`],
+    }).outputSync();
+    if (!asm.success) throw new Error(new TextDecoder().decode(asm.stderr));
+    return new WebAssembly.Module(Deno.readFileSync(`${tmp}/g.wasm`));
+  } finally {
+    Deno.removeSync(tmp, { recursive: true });
+  }
+}
+const guestModule = assemble(GUEST_WAT);
+// the same guest over a shared memory (threads): the gate is not for it
+const sharedModule = assemble(
+  GUEST_WAT.replace(
+    '(memory (export "memory") 2)',
+    '(memory (export "memory") 2 256 shared)',
+  ),
+);
 
 const LOOKUP = 1, UPDATE = 2, DELETE = 3, NEXT = 4;
 const NAME = 512, KEY = 1024, VALUE = 1032, NEXT_KEY = 1040, BIG = 2048;
@@ -67,6 +80,7 @@ type Op = (
 function guest(
   name: string,
   options: ConstructorParameters<typeof WasmBpfHost>[0] = {},
+  module = guestModule,
 ) {
   const logs: string[] = [];
   const host = new WasmBpfHost({
@@ -81,7 +95,7 @@ function guest(
     wasm_bpf_map_fd_by_name(handle: bigint, name: number): number;
     wasm_attach_bpf_program(handle: bigint, name: number, to: number): number;
   };
-  const inst = new WebAssembly.Instance(guestModule, {
+  const inst = new WebAssembly.Instance(module, {
     wasm_bpf: host.imports().wasm_bpf,
   });
   host.bind(inst);
@@ -382,6 +396,20 @@ out.kernel8 = hash.get(8)?.toString() ?? null;
 
 calls.close();
 observer.host.close();
+// a guest whose memory is shared keeps the JavaScript path, which works
+{
+  const sh = guest("shared", {}, sharedModule);
+  const shh = sh.load();
+  const sfd = sh.fd(shh, "h");
+  out.sharedGate = sh.host.mapGate;
+  out.sharedUpdate = sh.op(sfd, UPDATE, 9, 99n);
+  out.sharedLookup = sh.op(sfd, LOOKUP, 9);
+  out.sharedValue = sh.view().getBigUint64(VALUE, true).toString();
+  const size = sh.ex.memory.buffer.byteLength;
+  out.sharedStraddles = sh.ex.op(sfd, UPDATE, size - 2, VALUE, 0, 0n);
+  sh.host.close();
+}
+
 // by default the gate comes after 1024 operations on the JavaScript path
 {
   const lazy = guest("lazy", { mapGateAfter: undefined });

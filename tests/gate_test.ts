@@ -123,6 +123,12 @@ const EXPECTED = {
   auditRecords: 4,
   lazyEarly: 0,
   lazyLater: 0,
+  // a shared memory: the JavaScript path
+  sharedGate: false,
+  sharedUpdate: 0,
+  sharedLookup: 0,
+  sharedValue: "99",
+  sharedStraddles: -14,
 };
 
 const MODES: [string, string[], boolean][] = [
