@@ -292,6 +292,25 @@ const FAST_SYMBOLS = {
     parameters: ["i32", "i32", "u32", "u32", "u32", "u32", "u32", "u32", "u32"],
     result: "i32",
   },
+  // the batch poll's ring copy: consumer, producer, data (lo, hi each),
+  // mask, out (lo, hi), out's length, the record count's address (lo, hi)
+  wasm_bpf_fast_ring_consume: {
+    parameters: [
+      "u32",
+      "u32",
+      "u32",
+      "u32",
+      "u32",
+      "u32",
+      "u32",
+      "u32",
+      "u32",
+      "u32",
+      "u32",
+      "u32",
+    ],
+    result: "i32",
+  },
 } as const;
 
 /** The optional native fast path (native/fastpath.c). */
@@ -322,7 +341,7 @@ export function fastPath(): FastPath | null {
         // function and then its trampoline stays on V8's generic call
         // (~400 ns instead of ~20 ns), and map operations come in millions
         const lib = Deno.dlopen(path, FAST_SYMBOLS).symbols;
-        if (lib.wasm_bpf_fast_version() === 2) fast = lib;
+        if (lib.wasm_bpf_fast_version() === 3) fast = lib;
       } catch { /* absent or not built: libbpf it is */ }
     }
   }

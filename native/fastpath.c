@@ -7,8 +7,9 @@
  *
  * The guest's memory base address arrives split in two halves; key, value
  * and next-key are offsets into it that the host has already bounds-checked.
+ * Also the batch poll's ring-buffer copy (wasm_bpf_fast_ring_consume).
  * Built by scripts/setup.sh into build/native/libwasm_bpf_fast.so; the host
- * uses libbpf when it is absent.
+ * uses libbpf and TypeScript when it is absent.
  */
 #include <errno.h>
 #include <linux/bpf.h>
@@ -78,8 +79,118 @@ int wasm_bpf_fast_map_op_abs(int fd, int cmd, uint32_t key_lo, uint32_t key_hi,
 	return 0;
 }
 
-/* Version check for the loader: 2 has wasm_bpf_fast_map_op_abs. */
+#define RINGBUF_BUSY 0x80000000u
+#define RINGBUF_DISCARD 0x40000000u
+#define RINGBUF_HDR 8u
+
+static inline void *addr_of(uint32_t lo, uint32_t hi)
+{
+	return (void *)(uintptr_t)(((uint64_t)hi << 32) | lo);
+}
+
+/* The records of run [from, from + n) of a ring's data, copied to out + off:
+ * each header's second word (the kernel's page offset) becomes the copied
+ * length, which is the size (host/ABI.md's batch layout). */
+static void ring_flush(uint8_t *out, uint32_t off, const uint8_t *data,
+		       uint64_t from, uint32_t n)
+{
+	uint32_t p, len;
+
+	memcpy(out + off, data + from, n);
+	for (p = off; p + RINGBUF_HDR <= off + n;) {
+		memcpy(&len, out + p, sizeof(len));
+		memcpy(out + p + 4, &len, sizeof(len));
+		p += (len + RINGBUF_HDR + 7) & ~7u;
+	}
+}
+
+/*
+ * ffi/buffers.ts's RingBufReader.consumeInto in C, for guests' batch polls:
+ * copies the committed records of a BPF ring buffer into out (out_len
+ * bytes, at least 16) in the batch layout, advances the consumer position
+ * past them and returns the bytes written; *records gets their number.
+ * A first record larger than out is truncated; others that do not fit stay.
+ * Each record's header is read (acquire) before its data is copied, as
+ * libbpf's consumer does. Addresses arrive as 32-bit halves: the consumer
+ * page, the producer page, the data (mapped twice in a row, mask + 1 bytes
+ * each), out, and records. The caller has checked out against the guest's
+ * memory; nothing is written outside [out, out + out_len).
+ */
+int wasm_bpf_fast_ring_consume(uint32_t cons_lo, uint32_t cons_hi,
+			       uint32_t prod_lo, uint32_t prod_hi,
+			       uint32_t data_lo, uint32_t data_hi,
+			       uint32_t mask, uint32_t out_lo, uint32_t out_hi,
+			       uint32_t out_len, uint32_t rec_lo,
+			       uint32_t rec_hi)
+{
+	unsigned long *consumer = addr_of(cons_lo, cons_hi);
+	const unsigned long *producer = addr_of(prod_lo, prod_hi);
+	const uint8_t *data = addr_of(data_lo, data_hi);
+	uint8_t *out = addr_of(out_lo, out_hi);
+	uint32_t *records = addr_of(rec_lo, rec_hi);
+	uint64_t size = (uint64_t)mask + 1;
+	uint64_t cons, prod, run;
+	uint32_t off = 0, count = 0;
+
+	if (out_len < 16)
+		return -EINVAL;
+	cons = __atomic_load_n(consumer, __ATOMIC_RELAXED);
+	prod = __atomic_load_n(producer, __ATOMIC_ACQUIRE);
+	if (prod - cons > size) /* never from a sane kernel */
+		prod = cons + size;
+	run = cons;
+	while (cons < prod) {
+		uint32_t hdr = __atomic_load_n(
+			(const uint32_t *)(data + (cons & mask)),
+			__ATOMIC_ACQUIRE);
+		uint32_t len = hdr & ~(RINGBUF_BUSY | RINGBUF_DISCARD);
+		uint64_t total = ((uint64_t)len + RINGBUF_HDR + 7) & ~7ull;
+
+		if (hdr & RINGBUF_BUSY)
+			break;
+		if (total > prod - cons) /* a record past the producer: stop */
+			break;
+		if (hdr & RINGBUF_DISCARD) {
+			if (cons > run) {
+				ring_flush(out, off, data, run & mask,
+					   (uint32_t)(cons - run));
+				off += (uint32_t)(cons - run);
+			}
+			cons += total;
+			run = cons;
+			continue;
+		}
+		if (off + (cons - run) + total > out_len) {
+			if (off == 0 && cons == run) {
+				/* larger than all of out: truncated */
+				uint32_t n = out_len - RINGBUF_HDR;
+
+				memcpy(out, &len, sizeof(len));
+				memcpy(out + 4, &n, sizeof(n));
+				memcpy(out + RINGBUF_HDR,
+				       data + (cons & mask) + RINGBUF_HDR, n);
+				off = out_len;
+				cons += total;
+				run = cons;
+				count = 1;
+			}
+			break;
+		}
+		cons += total;
+		count++;
+	}
+	if (cons > run) {
+		ring_flush(out, off, data, run & mask, (uint32_t)(cons - run));
+		off += (uint32_t)(cons - run);
+	}
+	__atomic_store_n(consumer, cons, __ATOMIC_RELEASE);
+	*records = count;
+	return (int)off;
+}
+
+/* Version check for the loader: 2 has wasm_bpf_fast_map_op_abs, 3
+ * wasm_bpf_fast_ring_consume. */
 int wasm_bpf_fast_version(void)
 {
-	return 2;
+	return 3;
 }

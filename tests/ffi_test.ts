@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { assertNoBpfLeaks, bpfSnapshot, buildGuest } from "./util.ts";
+import { fastPath } from "../ffi/native.ts";
 import {
   BpfError,
   BpfObject,
@@ -45,6 +46,7 @@ Deno.test("object: programs, sections, maps and their sizes", async () => {
   {
     using obj = BpfObject.openFile(await object());
     assert.deepEqual(obj.programs.map((p) => [p.name, p.section]), [
+      ["on_getppid_var", "tp/syscalls/sys_enter_getppid"],
       ["on_getppid", "tp/syscalls/sys_enter_getppid"],
       ["count_tc", "tc"],
     ]);
@@ -142,6 +144,76 @@ Deno.test("ring buffer batches: whole records in the ABI's batch layout, discard
   await assertNoBpfLeaks(before);
 });
 
+Deno.test("ring buffer batches of three record sizes, discards and truncation: the C copy and the TypeScript walk give what the records make", async () => {
+  assert(fastPath(), "native/fastpath.c is built (scripts/setup.sh)");
+  const before = bpfSnapshot();
+  // out buffers of these sizes in turn; every other one starts at an odd
+  // address (the TypeScript walk then writes through a DataView)
+  const LENGTHS = [16, 64, 100, 256, 4096, 24, 208, 1000, 48];
+  for (const impl of ["C", "TypeScript"]) {
+    using obj = BpfObject.openFile(await object());
+    obj.load();
+    obj.map("cfg").update(u32(0), u64(Deno.pid));
+    obj.program("on_getppid_var").attach();
+    const ring = openBufferReader(obj, obj.map("vring")) as RingBufReader;
+    const consume = (b: Uint8Array) =>
+      impl === "C" ? ring.consumeInto(b) : ring.consumeIntoTs(b);
+    const N = 90;
+    for (let i = 0; i < N; i++) libc.symbols.getppid();
+    // the records the program made: sizes by n % 3, every fourth discarded
+    const pending: { n: number; size: number }[] = [];
+    for (let n = 0; n < N; n++) {
+      if ((n & 3) !== 3) pending.push({ n, size: [8, 40, 200][n % 3] });
+    }
+    const bytesOf = (r: { n: number; size: number }) => {
+      const w = new BigUint64Array(r.size / 8);
+      for (let k = 0; k < w.length; k++) {
+        w[k] = BigInt(k === 0 ? r.n : r.n * 1000 + k);
+      }
+      return new Uint8Array(w.buffer);
+    };
+    for (let call = 0; pending.length; call++) {
+      const len = LENGTHS[call % LENGTHS.length];
+      const at = call & 1;
+      const out = new Uint8Array(len + 1).subarray(at, at + len);
+      // what the batch layout of host/ABI.md holds for this call
+      const want: number[] = [];
+      let records = 0;
+      while (pending.length) {
+        const r = pending[0];
+        const total = 8 + r.size;
+        if (want.length + total > len) {
+          if (want.length === 0) { // larger than out: truncated
+            const head = new DataView(new ArrayBuffer(8));
+            head.setUint32(0, r.size, true);
+            head.setUint32(4, len - 8, true);
+            want.push(...new Uint8Array(head.buffer));
+            want.push(...bytesOf(r).subarray(0, len - 8));
+            pending.shift();
+            records = 1;
+          }
+          break;
+        }
+        const head = new DataView(new ArrayBuffer(8));
+        head.setUint32(0, r.size, true);
+        head.setUint32(4, r.size, true);
+        want.push(...new Uint8Array(head.buffer), ...bytesOf(r));
+        pending.shift();
+        records++;
+      }
+      const got = consume(out);
+      assert.deepEqual(
+        [...out.subarray(0, got)],
+        want,
+        `${impl}, call ${call} (${len} bytes)`,
+      );
+      assert.equal(ring.batchRecords, records, `${impl}, call ${call}`);
+    }
+    assert.equal(consume(new Uint8Array(64)), 0, `${impl}: all consumed`);
+  }
+  await assertNoBpfLeaks(before);
+});
+
 Deno.test("perf buffer: the same records, same stop semantics", async () => {
   const before = bpfSnapshot();
   {
@@ -207,7 +279,7 @@ Deno.test("errors name the file, program or map", async () => {
   const obj = BpfObject.openFile(await object());
   assert.throws(
     () => obj.program("nope"),
-    /no program 'nope' in BPF object 'ffi\.bpf\.o' \(it has: on_getppid, count_tc\)/,
+    /no program 'nope' in BPF object 'ffi\.bpf\.o' \(it has: on_getppid_var, on_getppid, count_tc\)/,
   );
   assert.throws(() => obj.map("nope"), /no map 'nope'/);
   assert.throws(() => obj.program("on_getppid").attach(), /it is not loaded/);

@@ -26,7 +26,49 @@ struct {
 	__uint(value_size, sizeof(u32));
 } perf SEC(".maps");
 
+/* records of three sizes for the batch copy's tests: 8, 40 and 200 bytes
+ * by n % 3, each u64 k holding n * 1000 + k (k > 0; word 0 is n), every
+ * fourth one discarded, for every getppid() of the pid in cfg[0] */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 * 1024);
+} vring SEC(".maps");
+
 u64 seq = 0;
+u64 vseq = 0;
+
+#define VREC(words)                                                    \
+	do {                                                           \
+		u64 *r = bpf_ringbuf_reserve(&vring, (words) * 8, 0);  \
+		if (!r)                                                \
+			return 0;                                      \
+		r[0] = n;                                              \
+		for (int k = 1; k < (words); k++)                      \
+			r[k] = n * 1000 + k;                           \
+		if ((n & 3) == 3)                                      \
+			bpf_ringbuf_discard(r, 0);                     \
+		else                                                   \
+			bpf_ringbuf_submit(r, 0);                      \
+	} while (0)
+
+SEC("tp/syscalls/sys_enter_getppid")
+int on_getppid_var(void *ctx)
+{
+	u32 zero = 0;
+	u64 *pid = bpf_map_lookup_elem(&cfg, &zero);
+	u64 n;
+
+	if (!pid || *pid != (bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	n = __sync_fetch_and_add(&vseq, 1);
+	if (n % 3 == 0)
+		VREC(1);
+	else if (n % 3 == 1)
+		VREC(5);
+	else
+		VREC(25);
+	return 0;
+}
 
 SEC("tp/syscalls/sys_enter_getppid")
 int on_getppid(void *ctx)
