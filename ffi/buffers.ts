@@ -17,7 +17,7 @@
 import { BpfError } from "./errors.ts";
 import type { BpfMap, BpfObject, Resource } from "./object.ts";
 import { MapType } from "./constants.ts";
-import { addr, bpf, c, errno, fastPath } from "./native.ts";
+import { addr, bpf, c, errno, fastRing } from "./native.ts";
 
 /** Handles one record; non-zero stops the batch and is returned. */
 export type RecordHandler = (data: Uint8Array, size: number) => number;
@@ -294,7 +294,7 @@ export class RingBufReader implements BufferReader {
     if (out.length < 16) {
       throw new BpfError("batch buffer smaller than 16 bytes", 22);
     }
-    const fast = fastPath();
+    const fast = fastRing();
     if (fast && out.length < 2 ** 31) {
       // the same walk and copy in C (native/fastpath.c): the same from the
       // first call, where this TypeScript runs unoptimized for a while

@@ -292,6 +292,48 @@ const FAST_SYMBOLS = {
     parameters: ["i32", "i32", "u32", "u32", "u32", "u32", "u32", "u32", "u32"],
     result: "i32",
   },
+} as const;
+
+/** The optional native fast path (native/fastpath.c). */
+export type FastPath = Deno.DynamicLibrary<typeof FAST_SYMBOLS>["symbols"];
+
+let fast: FastPath | null | undefined;
+
+/** native/fastpath.c's library: build/native, `WASM_BPF_FAST`, or "" (off). */
+function fastPathFile(): string {
+  let path = "";
+  try {
+    const url = new URL("../build/native/libwasm_bpf_fast.so", import.meta.url);
+    if (url.protocol === "file:") path = url.pathname;
+  } catch { /* not a file URL: no default */ }
+  path = envPath("WASM_BPF_FAST", path);
+  return path === "off" ? "" : path;
+}
+
+/**
+ * The map-operation fast path built from native/fastpath.c by
+ * scripts/setup.sh, or null when it is absent (then libbpf is used).
+ * `WASM_BPF_FAST` names another file, or `off` disables it.
+ */
+export function fastPath(): FastPath | null {
+  if (fast === undefined) {
+    fast = null;
+    const path = fastPathFile();
+    if (path) {
+      try {
+        // compiled at once: a call site that saw a symbol's general-path
+        // function and then its trampoline stays on V8's generic call
+        // (~400 ns instead of ~20 ns), and map operations come in millions
+        const lib = Deno.dlopen(path, FAST_SYMBOLS).symbols;
+        if (lib.wasm_bpf_fast_version() >= 2) fast = lib;
+      } catch { /* absent or not built: libbpf it is */ }
+    }
+  }
+  return fast;
+}
+
+const RING_SYMBOLS = {
+  wasm_bpf_fast_version: { parameters: [], result: "i32" },
   // the batch poll's ring copy: consumer, producer, data (lo, hi each),
   // mask, out (lo, hi), out's length, the record count's address (lo, hi)
   wasm_bpf_fast_ring_consume: {
@@ -313,39 +355,33 @@ const FAST_SYMBOLS = {
   },
 } as const;
 
-/** The optional native fast path (native/fastpath.c). */
-export type FastPath = Deno.DynamicLibrary<typeof FAST_SYMBOLS>["symbols"];
+/** native/fastpath.c's ring-buffer copy (see {@link fastRing}). */
+export type FastRing = Deno.DynamicLibrary<typeof RING_SYMBOLS>["symbols"];
 
-let fast: FastPath | null | undefined;
+let ring: FastRing | null | undefined;
 
 /**
- * The map-operation fast path built from native/fastpath.c by
- * scripts/setup.sh, or null when it is absent (then libbpf is used).
- * `WASM_BPF_FAST` names another file, or `off` disables it.
+ * The batch poll's ring-buffer copy from native/fastpath.c (version 3 and
+ * later), or null (then TypeScript copies). Bound on Deno's general call
+ * path first (ffi/tiered.ts): a call copies up to thousands of records, so
+ * its own ~1.5 µs hardly counts, and a run that polls a few times a second
+ * never brings in Deno's trampoline compiler (~2 MiB of peak RSS).
  */
-export function fastPath(): FastPath | null {
-  if (fast === undefined) {
-    fast = null;
-    let path = "";
-    try {
-      const url = new URL(
-        "../build/native/libwasm_bpf_fast.so",
-        import.meta.url,
-      );
-      if (url.protocol === "file:") path = url.pathname;
-    } catch { /* not a file URL: no default */ }
-    path = envPath("WASM_BPF_FAST", path);
-    if (path && path !== "off") {
+export function fastRing(): FastRing | null {
+  if (ring === undefined) {
+    ring = null;
+    const path = fastPathFile();
+    if (path) {
       try {
-        // compiled at once: a call site that saw a symbol's general-path
-        // function and then its trampoline stays on V8's generic call
-        // (~400 ns instead of ~20 ns), and map operations come in millions
-        const lib = Deno.dlopen(path, FAST_SYMBOLS).symbols;
-        if (lib.wasm_bpf_fast_version() === 3) fast = lib;
-      } catch { /* absent or not built: libbpf it is */ }
+        const lib = tieredLibrary(path, RING_SYMBOLS, {
+          libc: envPath("WASM_BPF_LIBC", "libc.so.6"),
+          open: (one) => Deno.dlopen(path, one).symbols,
+        });
+        if (lib.wasm_bpf_fast_version() >= 3) ring = lib;
+      } catch { /* absent or not built: TypeScript it is */ }
     }
   }
-  return fast;
+  return ring;
 }
 
 const WATCHDOG_SYMBOLS = {

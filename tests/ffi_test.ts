@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { assertNoBpfLeaks, bpfSnapshot, buildGuest } from "./util.ts";
-import { fastPath } from "../ffi/native.ts";
+import { fastRing } from "../ffi/native.ts";
 import {
   BpfError,
   BpfObject,
@@ -145,7 +145,7 @@ Deno.test("ring buffer batches: whole records in the ABI's batch layout, discard
 });
 
 Deno.test("ring buffer batches of three record sizes, discards and truncation: the C copy and the TypeScript walk give what the records make", async () => {
-  assert(fastPath(), "native/fastpath.c is built (scripts/setup.sh)");
+  assert(fastRing(), "native/fastpath.c is built (scripts/setup.sh)");
   const before = bpfSnapshot();
   // out buffers of these sizes in turn; every other one starts at an odd
   // address (the TypeScript walk then writes through a DataView)
