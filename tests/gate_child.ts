@@ -410,6 +410,36 @@ observer.host.close();
   sh.host.close();
 }
 
+// the host's counters (what --metrics serves) count the same on both paths:
+// the first 1023 operations take the JavaScript path, the rest the gate
+{
+  const stats = new WebAssembly.Memory({
+    initial: 1,
+    maximum: 1,
+    shared: true,
+  });
+  const c = guest("counted", {
+    mapGateAfter: undefined,
+    metrics: {
+      stats: stats.buffer as unknown as SharedArrayBuffer,
+      statsMemory: stats,
+      maps: [],
+    },
+  });
+  const ch = c.load();
+  const cfd = c.fd(ch, "h");
+  for (let i = 0; i < 700; i++) c.op(cfd, UPDATE, i % 50, BigInt(i));
+  c.ex.lookups(cfd, KEY, VALUE, 1500);
+  for (let i = 0; i < 300; i++) c.op(cfd, DELETE, 100 + i); // absent keys
+  for (let i = 0; i < 200; i++) c.ex.op(cfd, NEXT, 0, 0, NEXT_KEY, 0n);
+  const size = c.ex.memory.buffer.byteLength;
+  for (let i = 0; i < 5; i++) c.ex.op(cfd, LOOKUP, size - 2, VALUE, 0, 0n);
+  out.countedGate = c.host.mapGate;
+  // slots 3-6 of host/metrics/stats.ts: lookups, updates, deletes, next keys
+  out.counted = Array.from(new Float64Array(stats.buffer, 24, 4));
+  c.host.close();
+}
+
 // by default the gate comes after 1024 operations on the JavaScript path
 {
   const lazy = guest("lazy", { mapGateAfter: undefined });

@@ -123,6 +123,9 @@ const EXPECTED = {
   auditRecords: 4,
   lazyEarly: 0,
   lazyLater: 0,
+  // the counters: 1500 lookups (5 more refused), 700 updates, 300
+  // deletes, 200 next keys, whichever path took them
+  counted: [1500, 700, 300, 200],
   // a shared memory: the JavaScript path
   sharedGate: false,
   sharedUpdate: 0,
@@ -153,6 +156,7 @@ for (const [name, v8, gated] of MODES) {
     assert.equal(got.gateAfterReload, gated);
     assert.equal(got.lazyBefore, false, "no gate before 1024 operations");
     assert.equal(got.lazyAfter, gated, "the gate after 1024 operations");
+    assert.equal(got.countedGate, gated);
     if (v8.includes("--stress-wasm-memory-moving")) {
       assert.equal(got.moved, true, "the memory moved when it grew");
     }
@@ -162,6 +166,7 @@ for (const [name, v8, gated] of MODES) {
       moved: _m,
       lazyBefore: _b,
       lazyAfter: _a,
+      countedGate: _c,
       ...rest
     } = got;
     if (CPUS < 2) rest.percpuStraddles = -14; // one CPU: 8 bytes fit
