@@ -546,3 +546,45 @@ export function parseBtfExt(btf: Btf, bytes: Uint8Array): BtfExt {
     funcInfo,
   };
 }
+
+/**
+ * Bytes after a type record's 12-byte header, by kind; `bad` reports an
+ * unknown kind (at type `id`). The one table of record sizes for the
+ * readers that walk `.BTF` without decoding it (objfile/validate.ts,
+ * objfile/core_btf.ts).
+ */
+export function recordTail(
+  kind: number,
+  vlen: number,
+  bad: (what: string) => never,
+  id: number,
+): number {
+  switch (kind) {
+    case Kind.INT:
+    case Kind.VAR:
+    case Kind.DECL_TAG:
+      return 4;
+    case Kind.ARRAY:
+      return 12;
+    case Kind.STRUCT:
+    case Kind.UNION:
+    case Kind.DATASEC:
+    case Kind.ENUM64:
+      return 12 * vlen;
+    case Kind.ENUM:
+    case Kind.FUNC_PROTO:
+      return 8 * vlen;
+    case Kind.PTR:
+    case Kind.TYPEDEF:
+    case Kind.VOLATILE:
+    case Kind.CONST:
+    case Kind.RESTRICT:
+    case Kind.TYPE_TAG:
+    case Kind.FUNC:
+    case Kind.FWD:
+    case Kind.FLOAT:
+      return 0;
+    default:
+      return bad(`unknown type kind ${kind} at type #${id}`);
+  }
+}

@@ -21,7 +21,7 @@
  *
  * @module
  */
-import { extRecords, Kind, readBtfHeader } from "./btf.ts";
+import { extRecords, Kind, readBtfHeader, recordTail } from "./btf.ts";
 import { ObjectFileError } from "./elf.ts";
 
 /** `enum bpf_core_relo_kind`. */
@@ -80,7 +80,7 @@ export class RawBtf {
       if (p + 12 > h.typeEnd) h.bad("type data is truncated");
       offs[n] = p;
       const info = h.v.getUint32(p + 4, true);
-      p += 12 + tail((info >>> 24) & 0x1f, info & 0xffff, h.bad, n);
+      p += 12 + recordTail((info >>> 24) & 0x1f, info & 0xffff, h.bad, n);
     }
     offs[n] = h.typeEnd;
     this.offs = offs;
@@ -137,43 +137,6 @@ export class RawBtf {
       id = this.ref(id);
     }
     return 0;
-  }
-}
-
-/** Bytes after a record's 12-byte header, by kind (throws on unknown kinds). */
-function tail(
-  kind: number,
-  vlen: number,
-  bad: (what: string) => never,
-  id: number,
-): number {
-  switch (kind) {
-    case Kind.INT:
-    case Kind.VAR:
-    case Kind.DECL_TAG:
-      return 4;
-    case Kind.ARRAY:
-      return 12;
-    case Kind.STRUCT:
-    case Kind.UNION:
-    case Kind.DATASEC:
-    case Kind.ENUM64:
-      return 12 * vlen;
-    case Kind.ENUM:
-    case Kind.FUNC_PROTO:
-      return 8 * vlen;
-    case Kind.PTR:
-    case Kind.TYPEDEF:
-    case Kind.VOLATILE:
-    case Kind.CONST:
-    case Kind.RESTRICT:
-    case Kind.TYPE_TAG:
-    case Kind.FUNC:
-    case Kind.FWD:
-    case Kind.FLOAT:
-      return 0;
-    default:
-      return bad(`unknown type kind ${kind} at type #${id}`);
   }
 }
 

@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { Kind, readBtfHeader } from "./btf.ts";
+import { Kind, readBtfHeader, recordTail } from "./btf.ts";
 import {
   ElfFile,
   type ElfSymbol,
@@ -467,52 +467,10 @@ export function checkBtf(file: string, bytes: Uint8Array): BtfIndex {
     const vlen = info & 0xffff;
     p += 12;
     name(nameOff);
-    let entry = 0, names = false;
-    switch (kind) {
-      case Kind.INT:
-        entry = 4;
-        break;
-      case Kind.PTR:
-      case Kind.TYPEDEF:
-      case Kind.VOLATILE:
-      case Kind.CONST:
-      case Kind.RESTRICT:
-      case Kind.TYPE_TAG:
-      case Kind.FUNC:
-      case Kind.FWD:
-      case Kind.FLOAT:
-        break;
-      case Kind.ARRAY:
-        entry = 12;
-        break;
-      case Kind.STRUCT:
-      case Kind.UNION:
-        entry = 12 * vlen;
-        names = true;
-        break;
-      case Kind.ENUM:
-        entry = 8 * vlen;
-        names = true;
-        break;
-      case Kind.ENUM64:
-        entry = 12 * vlen;
-        names = true;
-        break;
-      case Kind.FUNC_PROTO:
-        entry = 8 * vlen;
-        names = true;
-        break;
-      case Kind.VAR:
-      case Kind.DECL_TAG:
-        entry = 4;
-        break;
-      case Kind.DATASEC:
-        entry = 12 * vlen;
-        datasecs.push([nameOff, p, vlen]);
-        break;
-      default:
-        bad(`unknown type kind ${kind} at type #${count}`);
-    }
+    const entry = recordTail(kind, vlen, bad, count);
+    const names = kind === Kind.STRUCT || kind === Kind.UNION ||
+      kind === Kind.ENUM || kind === Kind.ENUM64 || kind === Kind.FUNC_PROTO;
+    if (kind === Kind.DATASEC) datasecs.push([nameOff, p, vlen]);
     if (names) {
       // each entry starts with a name offset; Btf reads them in order
       const step = entry / vlen;
