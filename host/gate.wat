@@ -20,15 +20,16 @@
   (import "g" "memory" (memory $guest 0))
   (import "g" "stats" (memory $stats 1 1 shared))
   (import "g" "receiver" (global $receiver externref))
+  ;; the guest memory's address and its size in pages when last taken
+  ;; (host/gate.ts sets them in $rebase; pages starts at -1: never taken)
+  (import "g" "lo" (global $lo (mut i32)))
+  (import "g" "hi" (global $hi (mut i32)))
+  (import "g" "pages" (global $pages (mut i32)))
   (import "g" "fast"
     (func $fast (param externref i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
   (import "g" "slow" (func $slow (type $op)))
   (import "g" "rebase" (func $rebase))
   (memory $desc (export "desc") 1 1)
-  ;; the guest memory's address and its size in pages when last taken
-  (global $lo (export "lo") (mut i32) (i32.const 0))
-  (global $hi (export "hi") (mut i32) (i32.const 0))
-  (global $pages (export "pages") (mut i32) (i32.const -1))
 
   ;; The checks are written out in place (no calls): each case checks that
   ;; [ptr, ptr+size) lies inside the guest's memory of $size bytes and

@@ -109,7 +109,6 @@ export class WasmBpfHost {
   close(): void {
     const s = this.#s;
     if (s.closed) return;
-    s.gate?.off();
     s.objects.closeAll((line) => s.log(line));
     s.close();
     s.fdsChanged();
