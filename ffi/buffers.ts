@@ -153,7 +153,7 @@ export class RingBufReader implements BufferReader {
   /** native/fastpath.c's copy writes the record count here. */
   readonly #count = new Uint32Array(1);
   /** [consumer, producer, data, count] addresses as low, high halves. */
-  #halves: number[] = [];
+  readonly #halves: number[] = [];
   readonly #mask: number;
   readonly #page: number;
   readonly #size: number;
@@ -288,43 +288,41 @@ export class RingBufReader implements BufferReader {
    * stay for the next call.
    */
   consumeInto(out: Uint8Array): number {
-    if (!this.#consumer) {
-      throw new BpfError(`ring buffer '${this.map.name}' is closed`, 9);
-    }
-    if (out.length < 16) {
-      throw new BpfError("batch buffer smaller than 16 bytes", 22);
-    }
     const fast = fastRing();
-    if (fast && out.length < 2 ** 31) {
-      // the same walk and copy in C (native/fastpath.c): the same from the
-      // first call, where this TypeScript runs unoptimized for a while
-      const at = addr(Deno.UnsafePointer.of(out));
-      const h = this.#halves;
-      const n = fast.wasm_bpf_fast_ring_consume(
-        h[0],
-        h[1],
-        h[2],
-        h[3],
-        h[4],
-        h[5],
-        this.#mask,
-        at % 4294967296,
-        Math.floor(at / 4294967296),
-        out.length,
-        h[6],
-        h[7],
-      );
-      if (n < 0) throw new BpfError("batch copy failed", -n);
-      this.batchRecords = this.#count[0];
-      return n;
+    // closed, short or huge: the TypeScript walk, which says what is wrong
+    if (!fast || !this.#consumer || out.length < 16 || out.length >= 2 ** 31) {
+      return this.consumeIntoTs(out);
     }
-    return this.consumeIntoTs(out);
+    // the same walk and copy in C (native/fastpath.c): the same from the
+    // first call, where this TypeScript runs unoptimized for a while
+    const at = addr(Deno.UnsafePointer.of(out));
+    const h = this.#halves;
+    const n = fast.wasm_bpf_fast_ring_consume(
+      h[0],
+      h[1],
+      h[2],
+      h[3],
+      h[4],
+      h[5],
+      this.#mask,
+      at % 4294967296,
+      Math.floor(at / 4294967296),
+      out.length,
+      h[6],
+      h[7],
+    );
+    if (n < 0) throw new BpfError("batch copy failed", -n);
+    this.batchRecords = this.#count[0];
+    return n;
   }
 
   /** {@link consumeInto} in TypeScript (used without native/fastpath.c). */
   consumeIntoTs(out: Uint8Array): number {
     if (!this.#consumer) {
       throw new BpfError(`ring buffer '${this.map.name}' is closed`, 9);
+    }
+    if (out.length < 16) {
+      throw new BpfError("batch buffer smaller than 16 bytes", 22);
     }
     const consumer = this.#consumer;
     const words = this.#words!;

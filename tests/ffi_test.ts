@@ -210,6 +210,10 @@ Deno.test("ring buffer batches of three record sizes, discards and truncation: t
       assert.equal(ring.batchRecords, records, `${impl}, call ${call}`);
     }
     assert.equal(consume(new Uint8Array(64)), 0, `${impl}: all consumed`);
+    assert.throws(
+      () => consume(new Uint8Array(8)),
+      /batch buffer smaller than 16 bytes/,
+    );
   }
   await assertNoBpfLeaks(before);
 });
