@@ -299,16 +299,23 @@ export type FastPath = Deno.DynamicLibrary<typeof FAST_SYMBOLS>["symbols"];
 
 let fast: FastPath | null | undefined;
 
-/** native/fastpath.c's library: build/native, `WASM_BPF_FAST`, or "" (off). */
-function fastPathFile(): string {
+/**
+ * One of the host's native helpers built by scripts/setup.sh
+ * (`build/native/<file>`), or the file the variable `env` names; "" when
+ * it says `off` (or the module is not on the file system).
+ */
+function nativeFile(file: string, env: string): string {
   let path = "";
   try {
-    const url = new URL("../build/native/libwasm_bpf_fast.so", import.meta.url);
+    const url = new URL(`../build/native/${file}`, import.meta.url);
     if (url.protocol === "file:") path = url.pathname;
   } catch { /* not a file URL: no default */ }
-  path = envPath("WASM_BPF_FAST", path);
+  path = envPath(env, path);
   return path === "off" ? "" : path;
 }
+
+/** native/fastpath.c's library (`WASM_BPF_FAST`). */
+const fastPathFile = () => nativeFile("libwasm_bpf_fast.so", "WASM_BPF_FAST");
 
 /**
  * The map-operation fast path built from native/fastpath.c by
@@ -373,10 +380,7 @@ export function fastRing(): FastRing | null {
     const path = fastPathFile();
     if (path) {
       try {
-        const lib = tieredLibrary(path, RING_SYMBOLS, {
-          libc: envPath("WASM_BPF_LIBC", "libc.so.6"),
-          open: (one) => Deno.dlopen(path, one).symbols,
-        });
+        const lib = lazy(path, RING_SYMBOLS, "wasm_bpf_fast_version", "");
         if (lib.wasm_bpf_fast_version() >= 3) ring = lib;
       } catch { /* absent or not built: TypeScript it is */ }
     }
@@ -416,16 +420,8 @@ let watchdogLib: Watchdog | null | undefined;
 export function watchdog(): Watchdog | null {
   if (watchdogLib === undefined) {
     watchdogLib = null;
-    let path = "";
-    try {
-      const url = new URL(
-        "../build/native/libwasm_bpf_watchdog.so",
-        import.meta.url,
-      );
-      if (url.protocol === "file:") path = url.pathname;
-    } catch { /* not a file URL: no default */ }
-    path = envPath("WASM_BPF_WATCHDOG", path);
-    if (path && path !== "off") {
+    const path = nativeFile("libwasm_bpf_watchdog.so", "WASM_BPF_WATCHDOG");
+    if (path) {
       try {
         const lib = lazy(
           path,
