@@ -203,15 +203,17 @@ export function operateImport(
  * values carry no fds (those are checked on the JavaScript path).
  */
 export function gateBits(s: Session, v: MapSlot): number {
-  let writable = !s.auditing;
-  if (writable) {
+  // the policy's own check, asked for this map and each write
+  const allows = (op: "update" | "delete") => {
+    if (s.auditing) return false;
     try {
-      s.policy.checkMapWrite(v.map.name, "update");
+      s.policy.checkMapWrite(v.map.name, op);
+      return true;
     } catch {
-      writable = false;
+      return false;
     }
-  }
-  return commandBits(true, writable && !v.carries, writable);
+  };
+  return commandBits(true, allows("update") && !v.carries, allows("delete"));
 }
 
 /** `wasm_bpf_map_operate`: 0 or -errno. */
