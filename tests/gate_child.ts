@@ -14,6 +14,7 @@
  */
 import { WasmBpfHost } from "../mod.ts";
 import { MapFd } from "../ffi/mod.ts";
+import type { OperateImport } from "../host/maps.ts";
 
 const GUEST_WAT = `
 (module
@@ -67,14 +68,8 @@ const NAME = 512, KEY = 1024, VALUE = 1032, NEXT_KEY = 1040, BIG = 2048;
 const OBJ = 131072;
 const EBADF = -9, EFAULT = -14;
 
-type Op = (
-  fd: number,
-  cmd: number,
-  key: number,
-  value: number,
-  next: number,
-  flags: bigint,
-) => number;
+/** The guest's `op` export: the import's signature (flags as a bigint). */
+type Op = OperateImport["operate"];
 
 /** A guest: its host, memory and the import's caller. */
 function guest(
