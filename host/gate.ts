@@ -206,11 +206,14 @@ export class MapGate {
 }
 
 /**
- * Whether this V8 runs with `--wasm-fast-api`, as Deno passes flags to
- * it: `DENO_V8_FLAGS` first, then each `--v8-flags=` among deno's own
- * arguments (before the script's), a later setting winning. Read from
- * /proc/self through libc, so that no Deno permission is needed. A binary
- * made by `deno compile` keeps its flags elsewhere: false there.
+ * Whether this V8 runs with `--wasm-fast-api` and can optimize wasm code
+ * (not `--liftoff-only`: V8 makes the direct call from optimized code
+ * only, and the gate's generic call is slower than the JavaScript path),
+ * as Deno passes flags to it: `DENO_V8_FLAGS` first, then each
+ * `--v8-flags=` among deno's own arguments (before the script's), a later
+ * setting winning. Read from /proc/self through libc, so that no Deno
+ * permission is needed. A binary made by `deno compile` keeps its flags
+ * elsewhere: false there.
  */
 export function wasmFastApi(): boolean {
   if (fastApi !== undefined) return fastApi;
@@ -225,15 +228,17 @@ export function wasmFastApi(): boolean {
   if (argv.at(-1) === "") argv.pop();
   const own = argv.slice(1, argv.length - Deno.args.length);
   for (const a of own) if (a.startsWith("--v8-flags=")) lists.push(a.slice(11));
-  let on = false;
+  const set = { "wasm-fast-api": false, "liftoff-only": false };
   for (const list of lists) {
     for (const f of list.split(",")) {
       const flag = f.trim().replaceAll("_", "-");
-      if (flag === "--wasm-fast-api") on = true;
-      else if (flag === "--no-wasm-fast-api" || flag === "--nowasm-fast-api") {
-        on = false;
+      for (const name of ["wasm-fast-api", "liftoff-only"] as const) {
+        if (flag === `--${name}`) set[name] = true;
+        else if (flag === `--no-${name}` || flag === `--no${name}`) {
+          set[name] = false;
+        }
       }
     }
   }
-  return fastApi = on;
+  return fastApi = set["wasm-fast-api"] && !set["liftoff-only"];
 }

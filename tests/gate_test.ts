@@ -196,6 +196,21 @@ Deno.test("the gate's flag is read as deno passes it to V8, and V8 then calls th
         false,
       ],
       ["a script argument", [], ["--v8-flags=--wasm-fast-api"], {}, false],
+      // wasm code that is never optimized never calls directly
+      [
+        "the baseline tier only",
+        ["--wasm-fast-api", "--liftoff-only"],
+        [],
+        {},
+        false,
+      ],
+      [
+        "the baseline tier only, turned off again",
+        ["--liftoff-only", "--wasm-fast-api", "--no-liftoff-only"],
+        [],
+        {},
+        true,
+      ],
     ];
   for (const [what, v8, args, env, on] of cases) {
     const got = await child("gate_probe_child.ts", v8, args, env);
