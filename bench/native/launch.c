@@ -1,15 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Start-up and memory harness for the bootstrap benchmark.
  *
- *   launch TRIGGER SECONDS -- CMD [ARGS...]
+ *   launch TRIGGER SECONDS [LOAD_MS] -- CMD [ARGS...]
  *
  * Starts CMD with its stdout on a pipe, then executes TRIGGER (a copy of
  * /bin/true with a unique path) every ~2 ms until CMD prints an EXEC line
  * naming TRIGGER: the time from just before fork to that line is the
  * start-up time. CMD then runs SECONDS more (its output drained), its peak
  * RSS is read from /proc/PID/status (VmHWM), and it gets SIGINT (SIGKILL
- * after 5 s). Prints one line:
- *   startup_ms=... vmhwm_kb=... exit=...
+ * after 5 s).
+ *
+ * With LOAD_MS, TRIGGER is also executed every LOAD_MS ms during those
+ * SECONDS (the last 250 ms excepted, for CMD to print what it got): the
+ * memory of a tool that is busy, as on a real machine, not idle. Every
+ * execution must reach CMD's output: `missed` counts those that did not.
+ *
+ * Prints one line:
+ *   startup_ms=... vmhwm_kb=... exit=... triggers=... missed=...
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -52,6 +59,25 @@ static long vmhwm_kb(pid_t pid)
  * match was seen, -1 at EOF. */
 static char buf[1 << 16];
 static size_t used;
+/* The executions under load, by pid, and whether CMD printed each. */
+#define MAX_LOAD 8192
+static pid_t load_pid[MAX_LOAD];
+static char load_seen[MAX_LOAD];
+static int loads;
+
+static void mark(const char *line)
+{
+	int pid;
+	/* "HH:MM:SS EXEC  COMM PID PPID FILENAME" */
+	if (sscanf(line, "%*s %*s %*s %d", &pid) != 1)
+		return;
+	for (int i = loads - 1; i >= 0; i--)
+		if (load_pid[i] == pid) {
+			load_seen[i] = 1;
+			return;
+		}
+}
+
 static int drain(int fd, const char *match, int *seen)
 {
 	for (;;) {
@@ -65,9 +91,10 @@ static int drain(int fd, const char *match, int *seen)
 		char *nl, *start = buf;
 		while ((nl = strchr(start, '\n'))) {
 			*nl = 0;
-			if (!*seen && strstr(start, " EXEC ") &&
-			    strstr(start, match))
+			if (strstr(start, " EXEC ") && strstr(start, match)) {
 				*seen = 1;
+				mark(start);
+			}
 			start = nl + 1;
 		}
 		used -= (size_t)(start - buf);
@@ -79,8 +106,16 @@ static int drain(int fd, const char *match, int *seen)
 
 int main(int argc, char **argv)
 {
-	if (argc < 5 || strcmp(argv[3], "--")) {
-		fprintf(stderr, "usage: launch TRIGGER SECONDS -- CMD [ARGS...]\n");
+	int cmd = 4;
+	double load_ms = 0;
+	if (argc >= 6 && !strcmp(argv[4], "--")) {
+		load_ms = atof(argv[3]);
+		cmd = 5;
+	}
+	if (argc <= cmd || strcmp(argv[cmd - 1], "--") ||
+	    (cmd == 5 && load_ms <= 0)) {
+		fprintf(stderr, "usage: launch TRIGGER SECONDS [LOAD_MS] -- "
+				"CMD [ARGS...]\n");
 		return 2;
 	}
 	const char *trigger = argv[1];
@@ -94,7 +129,7 @@ int main(int argc, char **argv)
 		dup2(p[1], 1);
 		close(p[0]);
 		close(p[1]);
-		execvp(argv[4], argv + 4);
+		execvp(argv[cmd], argv + cmd);
 		_exit(127);
 	}
 	close(p[1]);
@@ -114,7 +149,7 @@ int main(int argc, char **argv)
 		if (drain(p[0], trigger, &seen) < 0) {
 			waitpid(pid, &status, 0);
 			fprintf(stderr, "launch: %s ended before the first event\n",
-				argv[4]);
+				argv[cmd]);
 			return 1;
 		}
 		if (seen)
@@ -126,8 +161,20 @@ int main(int argc, char **argv)
 		}
 	}
 	while (now_ms() - t_event < seconds * 1000) {
+		double t = now_ms();
+		if (load_ms > 0 && t - last_trigger >= load_ms &&
+		    t - t_event < seconds * 1000 - 250) {
+			pid_t tp;
+			last_trigger = t;
+			if (loads < MAX_LOAD &&
+			    !posix_spawn(&tp, trigger, NULL, NULL, targv,
+					 environ)) {
+				load_pid[loads++] = tp;
+				waitpid(tp, NULL, 0);
+			}
+		}
 		struct pollfd pfd = { .fd = p[0], .events = POLLIN };
-		poll(&pfd, 1, 50);
+		poll(&pfd, 1, load_ms > 0 ? 1 : 50);
 		if (drain(p[0], trigger, &seen) < 0)
 			break;
 	}
@@ -144,7 +191,12 @@ int main(int argc, char **argv)
 		poll(&pfd, 1, 10);
 		drain(p[0], trigger, &seen);
 	}
-	printf("startup_ms=%.2f vmhwm_kb=%ld exit=%d\n", t_event - t0, hwm,
-	       WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	int missed = 0;
+	for (int i = 0; i < loads; i++)
+		missed += !load_seen[i];
+	printf("startup_ms=%.2f vmhwm_kb=%ld exit=%d triggers=%d missed=%d\n",
+	       t_event - t0, hwm,
+	       WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
+	       loads, missed);
 	return 0;
 }
