@@ -78,6 +78,17 @@ static void mark(const char *line)
 		}
 }
 
+/* Executes the trigger and waits for it; returns its pid, or -1. */
+static pid_t run_trigger(const char *trigger)
+{
+	char *targv[] = { (char *)trigger, NULL };
+	pid_t tp;
+	if (posix_spawn(&tp, trigger, NULL, NULL, targv, environ))
+		return -1;
+	waitpid(tp, NULL, 0);
+	return tp;
+}
+
 static int drain(int fd, const char *match, int *seen)
 {
 	for (;;) {
@@ -134,15 +145,12 @@ int main(int argc, char **argv)
 	}
 	close(p[1]);
 	fcntl(p[0], F_SETFL, O_NONBLOCK);
-	char *targv[] = { (char *)trigger, NULL };
 	double last_trigger = 0;
 	while (!seen) {
 		double t = now_ms();
 		if (t - last_trigger >= 2.0) {
-			pid_t tp;
 			last_trigger = t;
-			if (!posix_spawn(&tp, trigger, NULL, NULL, targv, environ))
-				waitpid(tp, NULL, 0);
+			run_trigger(trigger);
 		}
 		struct pollfd pfd = { .fd = p[0], .events = POLLIN };
 		poll(&pfd, 1, 1);
@@ -166,12 +174,8 @@ int main(int argc, char **argv)
 		    t - t_event < seconds * 1000 - 250) {
 			pid_t tp;
 			last_trigger = t;
-			if (loads < MAX_LOAD &&
-			    !posix_spawn(&tp, trigger, NULL, NULL, targv,
-					 environ)) {
+			if (loads < MAX_LOAD && (tp = run_trigger(trigger)) > 0)
 				load_pid[loads++] = tp;
-				waitpid(tp, NULL, 0);
-			}
 		}
 		struct pollfd pfd = { .fd = p[0], .events = POLLIN };
 		poll(&pfd, 1, load_ms > 0 ? 1 : 50);
