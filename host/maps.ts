@@ -131,20 +131,23 @@ export const OPERATE_WASM = new Uint8Array([
 ]);
 let operateModule: WebAssembly.Module | undefined;
 
+/** A map operation as the ABI has it, with the flags as `F`. */
+export type MapOperation<F extends number | bigint> = (
+  fd: number,
+  cmd: number,
+  key: number,
+  value: number,
+  next: number,
+  flags: F,
+) => number;
+
 /** The guest's `wasm_bpf_map_operate` import and what the gate needs. */
 export interface OperateImport {
   /**
    * The import (host/operate.wat): calls through `table`. Called from
    * JavaScript, it takes the flags as a bigint, as the import does.
    */
-  operate: (
-    fd: number,
-    cmd: number,
-    key: number,
-    value: number,
-    next: number,
-    flags: bigint,
-  ) => number;
+  operate: MapOperation<bigint>;
   /** Its one-entry table: `slow`, or the gate (host/gate.ts). */
   table: WebAssembly.Table;
   /** The JavaScript path as a wasm function (the table's first entry). */
@@ -157,16 +160,7 @@ export interface OperateImport {
  * wasm function that splits the flags and calls `op` with them as a
  * number (the value `Number(flags)` would give).
  */
-export function operateImport(
-  op: (
-    fd: number,
-    cmd: number,
-    key: number,
-    value: number,
-    next: number,
-    flags: number,
-  ) => number,
-): OperateImport {
+export function operateImport(op: MapOperation<number>): OperateImport {
   operateModule ??= new WebAssembly.Module(OPERATE_WASM);
   const join = (
     fd: number,
