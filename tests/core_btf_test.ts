@@ -10,6 +10,7 @@ import * as assert from "node:assert/strict";
 import { coreBtfFor, entryPath } from "../host/core_btf.ts";
 import { coreNeeds, minimalCoreBtf, RawBtf } from "../objfile/core_btf.ts";
 import { ElfFile } from "../objfile/elf.ts";
+import { cstr } from "../ffi/tiered.ts";
 import { fields, spawnAndWait, Tool } from "../examples/tool_test_util.ts";
 import { CLI_PERMISSIONS, ROOT } from "./util.ts";
 
@@ -121,8 +122,6 @@ const libbpf = Deno.dlopen("libbpf.so.1", {
   bpf_program__autoload: { parameters: ["pointer"], result: "bool" },
   libbpf_set_print: { parameters: ["pointer"], result: "pointer" },
 }).symbols;
-
-const cstr = (s: string) => new TextEncoder().encode(s + "\0");
 
 /**
  * Each loaded program's instructions after libbpf's relocations, map
